@@ -1,0 +1,3 @@
+//! See `model` for the document types.
+
+pub mod model;

@@ -1,0 +1,85 @@
+//! Pull requests: the [`Forge`] trait, the local ref-backed forge, and the
+//! rendering of drift pull request bodies.
+//!
+//! A forge only records pull requests; the commits and branches they point
+//! at are written by [`crate::source`] before the forge is called.
+
+use serde::{Deserialize, Serialize};
+
+/// State of a pull request as the forge reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullState {
+    Open,
+    Closed,
+    Merged,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub number: u64,
+    /// Head branch, e.g. `gcops/drift/jumin-asp`.
+    pub branch: String,
+    /// Base branch the pull request merges into.
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    pub state: PullState,
+    /// Commit id of the head branch when the pull request was last written.
+    pub head_commit: String,
+}
+
+/// What to open or change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullContent {
+    pub branch: String,
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    pub head_commit: String,
+}
+
+/// Pull request operations gcops needs. Implementations must be idempotent
+/// from the caller's view: the reconcile pass finds an existing pull request
+/// by branch before it opens one, so a restart never duplicates.
+#[async_trait::async_trait]
+pub trait Forge: Send + Sync {
+    /// Short name for logs and metrics (`local`, `github`).
+    fn name(&self) -> &'static str;
+
+    /// The most recent pull request (any state) whose head is `branch`.
+    async fn find_by_branch(&self, branch: &str) -> Result<Option<PullRequest>, Error>;
+
+    async fn open(&self, content: &PullContent) -> Result<PullRequest, Error>;
+
+    /// Replaces title, body and head commit of an open pull request.
+    async fn update(&self, number: u64, content: &PullContent) -> Result<PullRequest, Error>;
+
+    /// Adds `comment`, then closes the pull request unmerged.
+    async fn close(&self, number: u64, comment: &str) -> Result<(), Error>;
+
+    async fn comment(&self, number: u64, body: &str) -> Result<(), Error>;
+}
+
+/// Errors of the forge layer; each names the forge and the pull request or branch.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing the ref-backed store of the local forge failed.
+    #[error("local forge at {repo}: {action} failed")]
+    LocalStore {
+        repo: String,
+        action: String,
+        #[source]
+        source: git2::Error,
+    },
+    /// A pull request record could not be decoded.
+    #[error("local forge at {repo}: pull request record {reference} is not valid")]
+    BadRecord {
+        repo: String,
+        reference: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{forge} forge: pull request #{number} not found")]
+    NotFound { forge: &'static str, number: u64 },
+}

@@ -1,0 +1,46 @@
+//! gcops keeps a Government Cloud (GC) environment on AWS equal to a git
+//! repository of desired state, and shows every difference as a pull request.
+//!
+//! # Layout
+//!
+//! Each module owns one concern; dependencies point inward, towards the pure
+//! core (`desired`, `templates`, `diff`, `adopt`).
+//!
+//! - [`desired`]: the desired-state documents (`desired-state/*.yaml`), their
+//!   loading and validation, with file:line:column on every error. No I/O
+//!   beyond the file contents it is handed.
+//! - [`templates`]: mandatory CloudFormation templates under `templates/`,
+//!   parsed with every intrinsic function kept.
+//! - [`source`]: the git repository: clone, fetch, read a tree at a commit,
+//!   write commits and branches (git2).
+//! - [`live`]: AWS readers, one per service, built from one client factory
+//!   (endpoint override, region, assume-role, retries).
+//! - [`diff`]: pure functions from (desired, live) to drift items and
+//!   coverage counts, with the normalisation rules.
+//! - [`adopt`]: edits to `desired-state/` that make git match live state,
+//!   keeping comments and formatting.
+//! - [`forge`]: pull requests: the `Forge` trait, the local ref-backed forge,
+//!   and pull request bodies in Japanese and English.
+//! - [`reconcile`]: one pass as a list of named steps; the only module that
+//!   uses all of the above.
+//! - [`config`]: the daemon's own settings file (`gcops.yaml`) and its
+//!   validation into [`config::Settings`].
+//! - [`cli`]: command-line arguments only.
+//! - [`i18n`]: the operator's language and message lookup.
+//! - [`devenv`]: builds a live environment from a desired state, for the demo
+//!   and the integration tests against moto; never used by `reconcile`.
+
+pub mod adopt;
+pub mod cli;
+pub mod config;
+pub mod desired;
+pub mod devenv;
+pub mod diff;
+pub mod forge;
+pub mod i18n;
+pub mod live;
+pub mod reconcile;
+pub mod source;
+pub mod templates;
+
+rust_i18n::i18n!("locales", fallback = "en");
