@@ -1,1 +1,290 @@
+//! The daemon's own settings: `gcops.yaml`, then environment overrides, then
+//! validation into [`Settings`], which is all the rest of the program reads.
+//!
+//! Phase one ([`FileConfig`]) mirrors the file and rejects unknown keys;
+//! phase two ([`Settings::from_file`]) fills defaults, applies `GCOPS_*`
+//! environment variables and checks values.
 
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::Lang;
+
+/// File name looked up in the working directory when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "gcops.yaml";
+
+/// `gcops.yaml` as written by the operator.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileConfig {
+    /// The git repository of desired state.
+    #[serde(default)]
+    pub repository: RepositoryConfig,
+    /// Where pull requests are opened.
+    #[serde(default)]
+    pub forge: ForgeConfig,
+    /// How gcops reaches the AWS accounts.
+    #[serde(default)]
+    pub aws: AwsConfig,
+    /// Language of pull request bodies and reports: `ja` (default) or `en`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Lang>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// Local path of a repository, or a remote URL (`https://`, `ssh://`,
+    /// `git@host:path`, `file://`). Default: the current directory.
+    /// Environment: `GCOPS_REPOSITORY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Branch that holds the desired state. Default `main`. Environment: `GCOPS_BRANCH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Folder for clones of remote repositories. Default `.gcops-cache`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
+    /// Name of the environment variable that holds the https token. The
+    /// token itself never goes in this file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// Private key file for ssh URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_key: Option<PathBuf>,
+}
+
+/// Forge kinds gcops can open pull requests on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ForgeKind {
+    /// Pull requests recorded under `refs/gcops/pulls/` of the repository itself.
+    #[default]
+    Local,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForgeConfig {
+    /// `local` (default).
+    #[serde(default)]
+    pub kind: ForgeKind,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AwsConfig {
+    /// Role assumed in each member account. Default `GCOpsReadOnly`.
+    /// Environment: `GCOPS_AWS_ROLE_NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+    /// Assume `roleName` in member accounts (default true). Set false when
+    /// the credentials already belong to the single account being read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role: Option<bool>,
+    /// Regions to read; default: the regions of the Environment document.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// Endpoint override for every AWS service (tests and the demo point it
+    /// at moto). The standard `AWS_ENDPOINT_URL` variable works too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    /// Attempts per request, including the first, with adaptive retry. Default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Accounts read at the same time. Default 16.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+}
+
+/// Where the desired-state repository lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RepoLocation {
+    /// A repository on this machine, read and written in place.
+    Local(PathBuf),
+    /// A remote, cloned into `cache_dir`.
+    Remote { url: String, cache_dir: PathBuf },
+}
+
+/// Validated settings; nothing after start-up reads raw configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub repository: RepoLocation,
+    pub branch: String,
+    /// Environment variable holding the https token (the value is read when needed).
+    pub token_env: Option<String>,
+    pub ssh_key: Option<PathBuf>,
+    pub forge: ForgeKind,
+    pub aws: crate::live::AwsSettings,
+    /// Regions from the file; empty means "the Environment's regions".
+    pub regions_override: Vec<String>,
+    pub concurrency: usize,
+    pub language: Lang,
+}
+
+/// Errors of loading `gcops.yaml`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("cannot read config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML or has unknown keys or wrong types.
+    #[error("invalid config file {path}:{line}:{column}: {message}")]
+    Parse { path: PathBuf, line: u64, column: u64, message: String },
+    /// A value parsed but is not allowed.
+    #[error("invalid setting {key} in {origin}: {message}")]
+    Invalid { key: String, origin: String, message: String },
+}
+
+impl FileConfig {
+    /// Parses the text of a config file; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<FileConfig, Error> {
+        serde_saphyr::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+            Error::Parse { path: path.to_path_buf(), line, column, message: first_line(&e.to_string()) }
+        })
+    }
+
+    /// Reads `path`; a missing default file gives the built-in defaults.
+    pub fn load(path: Option<&Path>) -> Result<FileConfig, Error> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => FileConfig::parse(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(FileConfig::default()),
+            Err(source) => Err(Error::Read { path, source }),
+        }
+    }
+}
+
+/// serde-saphyr appends a source snippet after the first line; the position
+/// is reported separately, so only the message line is kept.
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+impl Settings {
+    /// Validates `file` with overrides from `env` (a lookup such as
+    /// `|k| std::env::var(k).ok()`), so tests can pass their own.
+    pub fn from_file(file: FileConfig, env: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
+        let url = env("GCOPS_REPOSITORY").or(file.repository.url).unwrap_or_else(|| ".".to_string());
+        let cache_dir = file.repository.cache_dir.unwrap_or_else(|| PathBuf::from(".gcops-cache"));
+        let repository = if is_remote_url(&url) {
+            RepoLocation::Remote { url, cache_dir }
+        } else {
+            RepoLocation::Local(PathBuf::from(url))
+        };
+
+        let branch = env("GCOPS_BRANCH").or(file.repository.branch).unwrap_or_else(|| "main".to_string());
+        if branch.is_empty() || branch.starts_with("gcops/") {
+            return Err(invalid("repository.branch", "must name the desired-state branch, not a gcops branch"));
+        }
+
+        let language = match env("GCOPS_LANGUAGE") {
+            Some(v) => Lang::parse(&v).ok_or_else(|| invalid("GCOPS_LANGUAGE", "use ja or en"))?,
+            None => file.language.unwrap_or_default(),
+        };
+
+        for region in &file.aws.regions {
+            if !crate::desired::model::GC_REGIONS.contains(&region.as_str()) {
+                return Err(invalid("aws.regions", &format!("{region} is not a Government Cloud region (ap-northeast-1, ap-northeast-3)")));
+            }
+        }
+        let max_attempts = file.aws.max_attempts.unwrap_or(3);
+        if max_attempts == 0 {
+            return Err(invalid("aws.maxAttempts", "must be at least 1"));
+        }
+        let concurrency = file.aws.concurrency.unwrap_or(16);
+        if concurrency == 0 {
+            return Err(invalid("aws.concurrency", "must be at least 1"));
+        }
+
+        let aws = crate::live::AwsSettings {
+            regions: file.aws.regions.clone(),
+            role_name: env("GCOPS_AWS_ROLE_NAME").or(file.aws.role_name).unwrap_or_else(|| "GCOpsReadOnly".to_string()),
+            endpoint_url: file.aws.endpoint_url,
+            max_attempts,
+            assume_role: file.aws.assume_role.unwrap_or(true),
+        };
+
+        Ok(Settings {
+            repository,
+            branch,
+            token_env: file.repository.token_env,
+            ssh_key: file.repository.ssh_key,
+            forge: file.forge.kind,
+            aws,
+            regions_override: file.aws.regions,
+            concurrency,
+            language,
+        })
+    }
+}
+
+fn invalid(key: &str, message: &str) -> Error {
+    Error::Invalid { key: key.to_string(), origin: "gcops.yaml".to_string(), message: message.to_string() }
+}
+
+/// True for URLs that must be cloned; anything else is a local path.
+fn is_remote_url(s: &str) -> bool {
+    s.contains("://") || (s.contains('@') && s.contains(':') && !Path::new(s).exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn config_unknown_key_is_rejected_with_position() {
+        let err = FileConfig::parse("repository:\n  url: .\n  brnch: main\n", Path::new("gcops.yaml")).unwrap_err();
+        let Error::Parse { line, .. } = err else { panic!("expected a parse error, got {err:?}") };
+        assert_eq!(line, 3);
+    }
+
+    #[test]
+    fn config_defaults_fill_in() {
+        let s = Settings::from_file(FileConfig::default(), no_env).unwrap();
+        assert_eq!(s.branch, "main");
+        assert_eq!(s.language, Lang::Ja);
+        assert_eq!(s.aws.role_name, "GCOpsReadOnly");
+        assert_eq!(s.repository, RepoLocation::Local(PathBuf::from(".")));
+    }
+
+    #[test]
+    fn config_env_overrides_file() {
+        let file = FileConfig::parse("repository:\n  branch: main\nlanguage: ja\n", Path::new("x")).unwrap();
+        let env = |k: &str| match k {
+            "GCOPS_BRANCH" => Some("desired".to_string()),
+            "GCOPS_LANGUAGE" => Some("en".to_string()),
+            _ => None,
+        };
+        let s = Settings::from_file(file, env).unwrap();
+        assert_eq!(s.branch, "desired");
+        assert_eq!(s.language, Lang::En);
+    }
+
+    #[test]
+    fn config_region_outside_gc_is_rejected() {
+        let file = FileConfig::parse("aws:\n  regions: [us-east-1]\n", Path::new("x")).unwrap();
+        assert!(matches!(Settings::from_file(file, no_env), Err(Error::Invalid { .. })));
+    }
+
+    #[test]
+    fn config_remote_url_is_detected() {
+        let file = FileConfig::parse("repository:\n  url: https://git.example.jp/city/gc.git\n", Path::new("x")).unwrap();
+        let s = Settings::from_file(file, no_env).unwrap();
+        assert!(matches!(s.repository, RepoLocation::Remote { .. }));
+    }
+}
