@@ -25,12 +25,13 @@
 //!   uses all of the above.
 //! - [`config`]: the daemon's own settings file (`gcops.yaml`) and its
 //!   validation into [`config::Settings`].
-//! - [`cli`]: command-line arguments only.
+//! - [`cli`]: command-line arguments only; [`app`] runs a parsed command.
 //! - [`i18n`]: the operator's language and message lookup.
 //! - [`devenv`]: builds a live environment from a desired state, for the demo
 //!   and the integration tests against moto; never used by `reconcile`.
 
 pub mod adopt;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod desired;

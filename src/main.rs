@@ -1,1 +1,56 @@
-fn main() {}
+//! The `gcops` binary: parse arguments, start logging, run the command,
+//! print any error once with its causes, and exit with its code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use gcops::cli::{Cli, LogFormat};
+use gcops::i18n::Lang;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let lang = cli.lang.unwrap_or_else(Lang::from_env);
+    init_logging(cli.log_format);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(gcops::app::run(cli, lang)) {
+        Ok(code) => code,
+        Err(error) => {
+            print_error(&error, lang);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the error and each cause on its own line, then what to do.
+fn print_error(error: &anyhow::Error, lang: Lang) {
+    let prefix = rust_i18n::t!("cli.error_prefix", locale = lang.code());
+    eprintln!("{prefix}: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  {}: {cause}", rust_i18n::t!("cli.caused_by", locale = lang.code()));
+    }
+    if let Some(validation) = error.chain().find_map(|e| e.downcast_ref::<gcops::desired::ValidationErrors>()) {
+        for e in validation.iter() {
+            eprintln!("  {}", e.render(lang));
+        }
+    }
+    if let Some(reconcile) = error.downcast_ref::<gcops::reconcile::Error>() {
+        eprintln!("{}", reconcile.hint(lang));
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GCOPS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,gcops=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,1 +1,172 @@
+//! One reconcile pass, as a list of named steps: fetch the desired-state
+//! commit, load and validate it, read live state, diff, then keep one drift
+//! pull request per account. This is the only module that uses every other;
+//! the CLI and (later) the daemon loop call [`plan`] and [`run_once`].
 
+mod error;
+mod propose;
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use git2::Oid;
+use tracing::{info, info_span, Instrument};
+
+pub use error::{Error, ErrorClass};
+pub use propose::{PullAction, PullOutcome};
+
+use crate::config::{RepoLocation, Settings};
+use crate::desired::model::DesiredState;
+use crate::diff::model::Drift;
+use crate::forge::Forge;
+use crate::i18n::Lang;
+use crate::live::model::LiveState;
+use crate::source::Repo;
+
+/// Folders of the repository that gcops reads.
+pub const DESIRED_PREFIXES: [&str; 2] = ["desired-state/", "templates/"];
+
+/// Everything a pass needs, built once from [`Settings`].
+pub struct Context {
+    pub settings: Settings,
+    /// The desired-state repository (local, or a cached clone of a remote).
+    pub repo: Repo,
+    pub forge: Box<dyn Forge>,
+    pub reader: crate::live::AwsReader,
+    /// Language of pull request bodies.
+    pub lang: Lang,
+}
+
+/// The result of the read-only part of a pass.
+pub struct Plan {
+    pub commit: Oid,
+    pub desired: DesiredState,
+    /// Raw files of the commit, kept for the edits that adopt live state.
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub live: LiveState,
+    pub drift: Drift,
+}
+
+/// What a full pass did.
+pub struct PassOutcome {
+    pub plan: Plan,
+    pub pulls: Vec<PullOutcome>,
+    /// Accounts whose pull request could not be written; the others were.
+    pub errors: Vec<Error>,
+}
+
+impl Context {
+    /// Opens the repository, the forge and the AWS client factory.
+    pub async fn new(settings: Settings) -> Result<Context, Error> {
+        let repo = open_repo(&settings).map_err(Error::Source)?;
+        let forge: Box<dyn Forge> = match settings.forge {
+            crate::config::ForgeKind::Local => {
+                Box::new(crate::forge::local::LocalForge::new(repo.git().path()).map_err(|source| Error::Forge {
+                    account: "-".to_string(),
+                    forge: "local",
+                    operation: "open",
+                    source,
+                })?)
+            }
+        };
+        let reader = crate::live::AwsReader::new(&settings.aws).await;
+        let lang = settings.language;
+        Ok(Context { settings, repo, forge, reader, lang })
+    }
+}
+
+fn open_repo(settings: &Settings) -> Result<Repo, crate::source::Error> {
+    let mut options = crate::source::Options::new(match &settings.repository {
+        RepoLocation::Remote { cache_dir, .. } => cache_dir.clone(),
+        RepoLocation::Local(_) => std::path::PathBuf::from(".gcops-cache"),
+    });
+    options.auth.token_env = settings.token_env.clone();
+    options.auth.ssh_key = settings.ssh_key.clone();
+    let spec = match &settings.repository {
+        RepoLocation::Local(path) => path.display().to_string(),
+        RepoLocation::Remote { url, .. } => url.clone(),
+    };
+    Repo::open(&spec, &options)
+}
+
+/// The read-only steps: fetch, load and validate, read live, diff.
+pub async fn plan(ctx: &Context) -> Result<Plan, Error> {
+    // Fetch: the branch head is the desired state; the work tree is ignored.
+    let commit = fetch_commit(ctx)?;
+    let span = info_span!("reconcile", repo.revision = %commit);
+
+    async {
+        // Load and validate everything at that commit; any error stops the pass.
+        let (desired, files) = load_desired(ctx, commit)?;
+
+        // Read every account of the environment, concurrently and bounded.
+        let live = read_live(ctx, &desired).await;
+
+        // Compare: a pure function of the two states.
+        let drift = crate::diff::diff(&desired, &live);
+
+        Ok(Plan { commit, desired, files, live, drift })
+    }
+    .instrument(span)
+    .await
+}
+
+/// A full pass: plan, then one drift pull request per account.
+pub async fn run_once(ctx: &Context) -> Result<PassOutcome, Error> {
+    let started = std::time::Instant::now();
+    let plan = plan(ctx).await?;
+
+    // Propose: open, update or close the drift pull request of each account.
+    let (pulls, errors) = propose::propose_all(ctx, &plan).await;
+
+    let counts = plan.drift.counts();
+    info!(
+        repo.revision = %plan.commit,
+        drift.items = plan.drift.items.len(),
+        resources.checked = counts.checked,
+        resources.not_checked = counts.not_checked,
+        resources.unknown = counts.unknown,
+        pulls.changed = pulls.iter().filter(|p| !matches!(p.action, PullAction::Unchanged | PullAction::None)).count(),
+        pulls.failed = errors.len(),
+        duration_seconds = started.elapsed().as_secs_f64(),
+        "reconcile pass finished"
+    );
+    Ok(PassOutcome { plan, pulls, errors })
+}
+
+fn fetch_commit(ctx: &Context) -> Result<Oid, Error> {
+    if ctx.repo.is_remote() {
+        ctx.repo.fetch().map_err(Error::Source)?;
+    }
+    ctx.repo.head_commit(&ctx.settings.branch).map_err(Error::Source)
+}
+
+fn load_desired(ctx: &Context, commit: Oid) -> Result<(DesiredState, BTreeMap<String, Vec<u8>>), Error> {
+    let files = ctx.repo.read_files(commit, &DESIRED_PREFIXES).map_err(Error::Source)?;
+    let today = chrono::Utc::now().date_naive();
+    let mut desired = crate::desired::load(&files, today).map_err(|source| Error::Validation {
+        commit: commit.to_string(),
+        count: source.len(),
+        source,
+    })?;
+    desired.commit = commit.to_string();
+    Ok((desired, files))
+}
+
+async fn read_live(ctx: &Context, desired: &DesiredState) -> LiveState {
+    let regions: Vec<String> = if ctx.settings.regions_override.is_empty() {
+        desired.environment.as_ref().map(|e| e.spec.regions.clone()).unwrap_or_default()
+    } else {
+        ctx.settings.regions_override.clone()
+    };
+    let stack_names: BTreeSet<String> = desired
+        .templates
+        .iter()
+        .map(|t| t.spec.stack_name.clone().unwrap_or_else(|| format!("gcops-{}", t.spec.template)))
+        .collect();
+    let scope = crate::live::ReadScope { regions, stack_names };
+    let account_ids: Vec<String> = desired.accounts().iter().map(|a| a.id.clone()).collect();
+    let mut live = ctx.reader.read_all(&account_ids, &scope, ctx.settings.concurrency).await;
+    live.organization = Some(ctx.reader.read_organization().await);
+    live
+}

@@ -1,0 +1,98 @@
+//! Runs one CLI command: turns arguments and settings into calls on the
+//! engine, and results into output and an exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use rust_i18n::t;
+
+use crate::cli::{Cli, Command, OutputFormat};
+use crate::config::{FileConfig, Settings};
+use crate::i18n::Lang;
+use crate::reconcile::report::PlanReport;
+
+/// Exit code of `gcops plan` when there is drift (0: none, 1: error).
+pub const EXIT_DRIFT: u8 = 2;
+
+/// Runs the parsed command. `lang` is the language of operator messages.
+pub async fn run(cli: Cli, lang: Lang) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate { repo } => validate(repo.unwrap_or_else(|| PathBuf::from(".")), lang),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&crate::desired::json_schema()).expect("schema serialises"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan { format } => {
+            let ctx = context(cli.config, lang).await?;
+            let plan = crate::reconcile::plan(&ctx).await?;
+            let report = PlanReport::new(&plan);
+            match format {
+                OutputFormat::Json => println!("{}", report.to_json()),
+                OutputFormat::Text => print!("{}", report.to_text(lang)),
+            }
+            Ok(if plan.drift.items.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DRIFT) })
+        }
+        Command::Reconcile { once } => {
+            if !once {
+                anyhow::bail!(t!("cli.reconcile_needs_once", locale = lang.code()).into_owned());
+            }
+            let ctx = context(cli.config, lang).await?;
+            let outcome = crate::reconcile::run_once(&ctx).await?;
+            print!("{}", PlanReport::new(&outcome.plan).to_text(lang));
+            for pull in &outcome.pulls {
+                if let Some(number) = pull.number {
+                    println!("  {} #{number} {:?} ({})", pull.branch, pull.action, pull.account);
+                }
+            }
+            let count = |a| outcome.pulls.iter().filter(|p| p.action == a).count();
+            use crate::reconcile::PullAction as A;
+            println!(
+                "{}",
+                t!(
+                    "reconcile.summary",
+                    locale = lang.code(),
+                    opened = count(A::Opened),
+                    updated = count(A::Updated),
+                    unchanged = count(A::Unchanged) + count(A::KeptClosed),
+                    closed = count(A::Closed)
+                )
+            );
+            if let Some(first) = outcome.errors.into_iter().next() {
+                return Err(first.into());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn context(config: Option<PathBuf>, lang: Lang) -> anyhow::Result<crate::reconcile::Context> {
+    let file = FileConfig::load(config.as_deref()).with_context(|| t!("cli.config_failed", locale = lang.code()).into_owned())?;
+    let settings = Settings::from_file(file, |k| std::env::var(k).ok())
+        .with_context(|| t!("cli.config_failed", locale = lang.code()).into_owned())?;
+    Ok(crate::reconcile::Context::new(settings).await?)
+}
+
+fn validate(repo: PathBuf, lang: Lang) -> anyhow::Result<ExitCode> {
+    let today = chrono::Utc::now().date_naive();
+    match crate::desired::load_dir(&repo, today) {
+        Ok(state) => {
+            let documents = state.templates.len()
+                + state.grants.len()
+                + state.alarms.len()
+                + state.budgets.len()
+                + state.config_rules.len()
+                + state.exceptions.len()
+                + usize::from(state.environment.is_some());
+            println!("{}", t!("cli.validate_ok", locale = lang.code(), repo = repo.display(), documents = documents, templates = state.template_versions.len()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for error in errors.iter() {
+                eprintln!("{}", error.render(lang));
+            }
+            eprintln!("{}", t!("cli.validate_failed", locale = lang.code(), count = errors.len()));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
