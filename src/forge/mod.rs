@@ -6,6 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod local;
+pub mod render;
+
+pub use local::LocalForge;
+
 /// State of a pull request as the forge reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -82,4 +87,7 @@ pub enum Error {
     },
     #[error("{forge} forge: pull request #{number} not found")]
     NotFound { forge: &'static str, number: u64 },
+    /// The pull request is closed or merged, so it cannot be updated.
+    #[error("{forge} forge: pull request #{number} is not open")]
+    NotOpen { forge: &'static str, number: u64 },
 }
