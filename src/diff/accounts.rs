@@ -53,9 +53,9 @@ fn ou_path(path: &str) -> String {
 mod tests {
     use serde_json::json;
 
+    use super::super::diff_on;
     use super::super::model::{Change, Coverage, ResourceType, Source};
     use super::super::testkit::*;
-    use super::super::diff_on;
     use crate::live::model::Read;
 
     #[test]

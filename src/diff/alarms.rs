@@ -12,7 +12,7 @@ use super::model::{Change, ResourceType, Source};
 use super::normalize::{non_empty, number_value, numbers_equal};
 use super::{Check, Collector, account_live, look, target_accounts};
 
-/// What CloudWatch does with missing data when the alarm does not say.
+/// Missing-data treatment CloudWatch applies when the alarm does not set one.
 const DEFAULT_TREAT_MISSING_DATA: &str = "missing";
 
 pub(crate) fn diff_alarms(desired: &DesiredState, live: &LiveState, out: &mut Collector) {
@@ -40,13 +40,9 @@ pub(crate) fn diff_alarms(desired: &DesiredState, live: &LiveState, out: &mut Co
 
             if let Some(topics) = check.take(look(region_live.map(|r| &r.topics))) {
                 match topics.iter().find(|t| t.name == rule.notify.topic_name) {
-                    None => check.drift(
-                        Source::Sns,
-                        Change::Missing,
-                        "notify.topicName",
-                        json!(rule.notify.topic_name),
-                        Value::Null,
-                    ),
+                    None => {
+                        check.drift(Source::Sns, Change::Missing, "notify.topicName", json!(rule.notify.topic_name), Value::Null)
+                    }
                     Some(topic) => compare_subscriptions(&mut check, &rule.notify.subscriptions, topic),
                 }
             }
@@ -115,10 +111,8 @@ fn actions_as_topics(actions: &[String], own_prefix: &str) -> Value {
 }
 
 fn compare_subscriptions(check: &mut Check<'_>, wanted: &[Subscription], topic: &LiveTopic) {
-    let mut desired: Vec<BTreeMap<&str, &str>> = wanted
-        .iter()
-        .map(|s| BTreeMap::from([("protocol", s.protocol.as_str()), ("endpoint", s.endpoint.as_str())]))
-        .collect();
+    let mut desired: Vec<BTreeMap<&str, &str>> =
+        wanted.iter().map(|s| BTreeMap::from([("protocol", s.protocol.as_str()), ("endpoint", s.endpoint.as_str())])).collect();
     let mut live: Vec<BTreeMap<&str, &str>> = topic
         .subscriptions
         .iter()
@@ -247,7 +241,8 @@ mod tests {
 
     #[test]
     fn each_property_drifts_at_its_spec_name() {
-        let cases: Vec<(&str, fn(&mut LiveAlarm))> = vec![
+        type Edit = fn(&mut LiveAlarm);
+        let cases: Vec<(&str, Edit)> = vec![
             ("period", |a| a.period = Some(60)),
             ("evaluationPeriods", |a| a.evaluation_periods = Some(1)),
             ("statistic", |a| a.statistic = Some("Maximum".into())),

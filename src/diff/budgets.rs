@@ -57,12 +57,7 @@ fn compare_budget(check: &mut Check<'_>, budget: &Budget, live: &LiveBudget) {
         check.drift(Source::Budgets, Change::Modified, "monthlyAmount", number_value(budget.monthly_amount), shown);
     }
 
-    check.compare(
-        Source::Budgets,
-        "unit",
-        json!(budget.unit.as_deref().unwrap_or(DEFAULT_UNIT)),
-        json!(live.limit_unit),
-    );
+    check.compare(Source::Budgets, "unit", json!(budget.unit.as_deref().unwrap_or(DEFAULT_UNIT)), json!(live.limit_unit));
 
     let wanted = sorted_numbers(budget.thresholds.iter().copied());
     let actual = sorted_numbers(

@@ -43,10 +43,8 @@ fn compare_rule(check: &mut Check<'_>, rule: &ConfigRule, live: &LiveConfigRule)
 
     // Values are compared as text, numbers by value: `"90"` equals `"90.0"`.
     let same_keys = rule.input_parameters.keys().eq(live.input_parameters.keys());
-    let same_values = rule
-        .input_parameters
-        .iter()
-        .all(|(k, v)| live.input_parameters.get(k).is_some_and(|lv| scalars_equal(v, lv)));
+    let same_values =
+        rule.input_parameters.iter().all(|(k, v)| live.input_parameters.get(k).is_some_and(|lv| scalars_equal(v, lv)));
     if !(same_keys && same_values) {
         check.drift(
             Source::Config,
@@ -163,7 +161,8 @@ mod tests {
 
     #[test]
     fn each_property_drifts_at_its_spec_name() {
-        let cases: Vec<(&str, fn(&mut LiveConfigRule))> = vec![
+        type Edit = fn(&mut LiveConfigRule);
+        let cases: Vec<(&str, Edit)> = vec![
             ("source.owner", |r| r.owner = "CUSTOM_LAMBDA".into()),
             ("source.identifier", |r| r.identifier = "ROOT_ACCOUNT_MFA_ENABLED".into()),
             ("inputParameters", |r| {

@@ -48,9 +48,10 @@ fn compare_role(check: &mut Check<'_>, grant: &PermissionGrant, role: &LiveRole)
     check.compare(Source::Iam, "permissionBoundary", json!(wanted), json!(set));
 }
 
-/// The role's trust policy against the one the grant's `trust` builds. The
-/// live value is given in `trust` terms when it has that shape, so that
-/// adopting it is a plain edit; otherwise as the normalised document.
+/// Compares the role's trust policy with the one the grant's `trust` builds.
+/// The live value is shown in `trust` terms when it has that shape, so that
+/// adopting it is a plain edit. Any other shape is shown as the normalised
+/// document.
 fn compare_trust(check: &mut Check<'_>, grant: &PermissionGrant, role: &LiveRole) {
     let wanted = trust_policy(&grant.trust);
     let live = normalize_policy_text(&role.trust_policy);
@@ -259,10 +260,9 @@ mod tests {
     fn hand_added_inline_policy_is_unexpected() {
         let desired = desired();
         let mut changed = role();
-        changed.inline_policies.insert(
-            "HandAdded".into(),
-            encode(&json!({"Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]})),
-        );
+        changed
+            .inline_policies
+            .insert("HandAdded".into(), encode(&json!({"Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]})));
         let live = live_with(&desired, changed);
         let drift = diff_on(&desired, &live, today());
         let item = only_item(&drift, ResourceType::Role, ROLE);
@@ -292,10 +292,7 @@ mod tests {
         let item = only_item(&drift, ResourceType::Role, ROLE);
         assert_eq!(item.path, "managedPolicies");
         assert_eq!(item.desired, json!(["arn:aws:iam::aws:policy/ReadOnlyAccess"]));
-        assert_eq!(
-            item.live,
-            json!(["arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess"])
-        );
+        assert_eq!(item.live, json!(["arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess"]));
     }
 
     #[test]
@@ -303,10 +300,8 @@ mod tests {
         let mut desired = desired();
         desired.grants[0].spec.managed_policies = vec!["ViewOnlyAccess".into(), "ReadOnlyAccess".into()];
         let mut changed = role();
-        changed.managed_policy_arns = vec![
-            "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
-            "arn:aws:iam::aws:policy/ViewOnlyAccess".into(),
-        ];
+        changed.managed_policy_arns =
+            vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into(), "arn:aws:iam::aws:policy/ViewOnlyAccess".into()];
         let live = live_with(&desired, changed);
         let drift = diff_on(&desired, &live, today());
         assert_eq!(coverage_of(&drift, ResourceType::Role, ROLE), Some(Coverage::InSync));

@@ -109,8 +109,7 @@ impl Collector {
     }
 
     pub(crate) fn is_claimed(&self, account_id: &str, region: Option<&str>, resource_type: ResourceType, id: &str) -> bool {
-        self.claimed
-            .contains(&(account_id.to_string(), region.map(str::to_string), resource_type, id.to_string()))
+        self.claimed.contains(&(account_id.to_string(), region.map(str::to_string), resource_type, id.to_string()))
     }
 
     pub(crate) fn not_checked(&mut self, account_id: &str, region: Option<&str>, resource_type: ResourceType, id: &str) {
@@ -145,15 +144,12 @@ pub(crate) fn account_live<'a>(live: &'a LiveState, account_id: &str) -> Option<
     live.accounts.get(account_id)
 }
 
-/// The accounts a document targets, in document order, without repeats.
-/// Names the environment does not declare are skipped: validation reports them.
+/// Resolves a document's account names to the environment's accounts, in
+/// document order and without repeats. Unknown names are skipped because
+/// validation reports them.
 pub(crate) fn target_accounts<'a>(desired: &'a DesiredState, names: &[String]) -> Vec<&'a Account> {
     let mut seen = BTreeSet::new();
-    names
-        .iter()
-        .filter_map(|name| desired.account_by_name(name))
-        .filter(|account| seen.insert(account.id.clone()))
-        .collect()
+    names.iter().filter_map(|name| desired.account_by_name(name)).filter(|account| seen.insert(account.id.clone())).collect()
 }
 
 /// One desired resource instance being compared: it collects drift items and
@@ -245,9 +241,9 @@ impl<'a> Check<'a> {
         }
     }
 
-    /// Ends the check: drift wins over a failed read, because a difference
-    /// that was seen is known; a failed or skipped read keeps the instance
-    /// from counting as in sync.
+    /// Ends the check with one coverage entry. Drift wins over a failed read
+    /// because a difference that was seen is known. A failed or skipped read
+    /// keeps the instance from counting as in sync.
     pub(crate) fn finish(self, out: &mut Collector) {
         let state = if !self.items.is_empty() {
             Coverage::Drifted
@@ -285,9 +281,10 @@ fn sort_items(items: &mut [DriftItem]) {
     });
 }
 
-/// An exception applies when it is complete (reason, approver and expiry
-/// filled in), not expired, and names the item's account, resource and,
-/// when given, a property path that is the item's path or a parent of it.
+/// Tests whether an exception accepts `item`. The exception must be complete
+/// (reason, approver and expiry filled in) and not expired. It must name the
+/// item's account and resource, and its property, when given, must be the
+/// item's path or a parent of it.
 fn excepted_by(desired: &DesiredState, item: &DriftItem, today: NaiveDate) -> bool {
     desired.exceptions.iter().any(|e| exception_matches(&e.spec, item, today))
 }

@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-/// Relative tolerance for comparing numbers; budget limits and thresholds
-/// come back from AWS as decimal text (`"100.0"`), so exact float equality
-/// would be too strict after parsing.
+/// Relative tolerance for comparing numbers. AWS returns budget limits as
+/// decimal text (`"100.0"`), and parsed decimals need not match exactly.
 const RELATIVE_TOLERANCE: f64 = 1e-9;
 
 /// Returns `value` with every object's keys sorted, so that two equal values
@@ -78,13 +77,10 @@ pub fn number_value(n: f64) -> Value {
     }
 }
 
-/// Tags as an ordered map without the keys AWS reserves (`aws:` prefix, e.g.
-/// `aws:cloudformation:stack-name`), which nobody can set or remove.
+/// Copies tags without the keys AWS reserves (`aws:` prefix, e.g.
+/// `aws:cloudformation:stack-name`), which users cannot set or remove.
 pub fn normalize_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    tags.iter().filter(|(k, _)| !k.starts_with("aws:")).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// Compares tag sets as unordered maps, ignoring `aws:` keys.
@@ -120,11 +116,7 @@ pub fn non_empty(text: Option<&str>) -> Option<&str> {
 /// Expands a bare AWS managed policy name (`ReadOnlyAccess`) to its ARN, so
 /// that a document may name a policy either way.
 pub fn policy_arn(name_or_arn: &str) -> String {
-    if name_or_arn.starts_with("arn:") {
-        name_or_arn.to_string()
-    } else {
-        format!("arn:aws:iam::aws:policy/{name_or_arn}")
-    }
+    if name_or_arn.starts_with("arn:") { name_or_arn.to_string() } else { format!("arn:aws:iam::aws:policy/{name_or_arn}") }
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! IAM policy documents in canonical form, so that documents IAM treats as
 //! the same compare equal.
 //!
-//! IAM returns documents percent-encoded (`%7B%22Version%22...`), keeps the
-//! author's choice between a string and a one-element list, and keeps
-//! statement order; none of these change what the policy allows.
+//! IAM returns documents percent-encoded (`%7B%22Version%22...`). It also
+//! keeps the author's choice between a string and a one-element list, and
+//! the statement order. None of these change what the policy allows.
 
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
@@ -61,11 +61,7 @@ pub fn normalize_policy(document: &Value) -> Value {
     };
     let mut out = Map::new();
     for (key, value) in map {
-        let normalised = if key == "Statement" {
-            normalize_statements(value)
-        } else {
-            value.clone()
-        };
+        let normalised = if key == "Statement" { normalize_statements(value) } else { value.clone() };
         out.insert(key.clone(), normalised);
     }
     canonical_json(&Value::Object(out))
@@ -98,6 +94,7 @@ pub fn trust_from_policy(policy: &Value) -> Option<Value> {
     let [statement] = statements.as_slice() else {
         return None;
     };
+
     let statement = statement.as_object()?;
     if statement.get("Effect")? != "Allow" || statement.get("Action")? != &json!(["sts:AssumeRole"]) {
         return None;
@@ -107,10 +104,12 @@ pub fn trust_from_policy(policy: &Value) -> Option<Value> {
         return None;
     }
     let principals = principal.get("AWS")?.clone();
+
     let allowed: [&str; 4] = ["Effect", "Action", "Principal", "Condition"];
     if statement.keys().any(|k| !allowed.contains(&k.as_str())) {
         return None;
     }
+
     let external_id = match statement.get("Condition") {
         None => None,
         Some(condition) => {
@@ -126,6 +125,7 @@ pub fn trust_from_policy(policy: &Value) -> Option<Value> {
             Some(one.clone())
         }
     };
+
     let mut trust = json!({ "principals": principals });
     if let Some(id) = external_id {
         trust["externalId"] = id;
@@ -163,18 +163,33 @@ fn normalize_statement(statement: &Value) -> Value {
     Value::Object(out)
 }
 
-/// `"*"` means every AWS principal; each principal type maps to a sorted list.
+/// Normalises a principal: `"*"` means every AWS principal, and each
+/// principal type maps to a sorted list.
 fn normalize_principal(value: &Value) -> Value {
     match value {
         Value::String(s) if s == "*" => json!({ "AWS": ["*"] }),
         Value::Object(map) => {
             let mut out = Map::new();
             for (kind, ids) in map {
-                out.insert(kind.clone(), string_set(ids));
+                let ids = if kind == "AWS" { account_roots(ids) } else { ids.clone() };
+                out.insert(kind.clone(), string_set(&ids));
             }
             Value::Object(out)
         }
         other => other.clone(),
+    }
+}
+
+/// Writes bare 12-digit account ids as the account's root ARN, the form IAM
+/// stores them in.
+fn account_roots(ids: &Value) -> Value {
+    let root = |id: &Value| match id.as_str() {
+        Some(s) if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) => json!(format!("arn:aws:iam::{s}:root")),
+        _ => id.clone(),
+    };
+    match ids {
+        Value::Array(items) => Value::Array(items.iter().map(root).collect()),
+        single => root(single),
     }
 }
 
@@ -201,8 +216,8 @@ fn normalize_condition(value: &Value) -> Value {
     Value::Object(out)
 }
 
-/// A scalar or list of scalars as a sorted, de-duplicated list of strings.
-/// Objects inside a list are kept, sorted by their canonical text.
+/// Converts a scalar or list of scalars to a sorted, de-duplicated list of
+/// strings. Objects inside a list are kept and sorted by their canonical text.
 fn string_set(value: &Value) -> Value {
     let items: Vec<Value> = match value {
         Value::Array(items) => items.iter().map(scalar_as_string).collect(),
@@ -309,6 +324,13 @@ mod tests {
     }
 
     #[test]
+    fn account_id_principal_equals_root_arn() {
+        let a = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "111111111111"}}]});
+        let b = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111111111111:root"]}}]});
+        assert!(policies_equal(&a, &b));
+    }
+
+    #[test]
     fn principal_lists_are_sorted() {
         let doc = normalize_policy(&json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["b", "a"]}}]}));
         assert_eq!(doc["Statement"][0]["Principal"]["AWS"], json!(["a", "b"]));
@@ -389,8 +411,10 @@ mod tests {
     }
 
     #[test]
-    fn trust_policy_of_other_shape_does_not_read_back() {
-        let doc = normalize_policy(&json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}));
+    fn service_trust_policy_reads_back_as_none() {
+        let doc = normalize_policy(
+            &json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        );
         assert_eq!(trust_from_policy(&doc), None);
     }
 
@@ -399,9 +423,7 @@ mod tests {
     /// are tried.
     fn real_inputs() -> Option<PathBuf> {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        [manifest.join("../shared/real-inputs"), manifest.join("../../shared/real-inputs")]
-            .into_iter()
-            .find(|p| p.is_dir())
+        [manifest.join("../shared/real-inputs"), manifest.join("../../shared/real-inputs")].into_iter().find(|p| p.is_dir())
     }
 
     fn policy_files(dir: &Path, out: &mut Vec<PathBuf>) {

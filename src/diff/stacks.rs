@@ -29,11 +29,7 @@ pub fn stack_name(assignment: &TemplateAssignment) -> String {
 
 /// Regions of an assignment: `regions`, or the environment's first region.
 pub fn assignment_regions(desired: &DesiredState, assignment: &TemplateAssignment) -> Vec<String> {
-    if assignment.regions.is_empty() {
-        vec![desired.home_region().to_string()]
-    } else {
-        assignment.regions.clone()
-    }
+    if assignment.regions.is_empty() { vec![desired.home_region().to_string()] } else { assignment.regions.clone() }
 }
 
 pub(crate) fn diff_stacks(desired: &DesiredState, live: &LiveState, out: &mut Collector) {
@@ -72,7 +68,7 @@ fn compare_stack(check: &mut Check<'_>, desired: &DesiredState, assignment: &Tem
     compare_parameters(check, desired, assignment, stack);
 }
 
-/// A stack is healthy when its last operation completed without a rollback.
+/// Tests whether the stack's last operation completed without a rollback.
 /// In-progress and failed statuses do not end in `_COMPLETE`.
 fn is_healthy(status: &str) -> bool {
     status.ends_with("_COMPLETE") && !status.ends_with("ROLLBACK_COMPLETE")
@@ -82,8 +78,7 @@ fn is_healthy(status: &str) -> bool {
 /// assigned template; the desired version is tried first, so identical
 /// versions never report a lag.
 fn compare_version(check: &mut Check<'_>, desired: &DesiredState, assignment: &TemplateAssignment, stack: &LiveStack) {
-    let versions: Vec<&TemplateVersion> =
-        desired.template_versions.values().filter(|v| v.name == assignment.template).collect();
+    let versions: Vec<&TemplateVersion> = desired.template_versions.values().filter(|v| v.name == assignment.template).collect();
     let Some(body) = &stack.template_body else {
         check.mark_not_checked();
         return;
@@ -110,9 +105,9 @@ fn digest_prefix(body: &str) -> String {
     digest[..DIGEST_PREFIX_LEN].to_string()
 }
 
-/// Parameters the assignment sets, and for the rest the template's
-/// `Default`, against the stack's values. NoEcho values are masked live and
-/// cannot be compared.
+/// Compares the parameters the assignment sets, and the template's `Default`
+/// for the rest, with the stack's values. NoEcho values are masked live, so
+/// they are skipped.
 fn compare_parameters(check: &mut Check<'_>, desired: &DesiredState, assignment: &TemplateAssignment, stack: &LiveStack) {
     let mut wanted: BTreeMap<&str, &str> = BTreeMap::new();
     let key = (assignment.template.clone(), assignment.version.clone());
@@ -151,7 +146,8 @@ mod tests {
     use crate::live::model::{LiveStack, LiveState, Read};
     use crate::templates::{Provenance, TemplateVersion, parse_template};
 
-    const V1: &str = "Parameters:\n  Level:\n    Type: String\n    Default: low\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
+    const V1: &str =
+        "Parameters:\n  Level:\n    Type: String\n    Default: low\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
     const V2: &str = "Parameters:\n  Level:\n    Type: String\n    Default: high\n  Mail:\n    Type: String\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n  Queue:\n    Type: AWS::SQS::Queue\n";
 
     fn version(name: &str, version: &str, body: &str) -> TemplateVersion {

@@ -63,10 +63,7 @@ pub fn desired_base() -> DesiredState {
             },
         ],
     };
-    DesiredState {
-        environment: Some(doc(Kind::Environment, "sample-city", environment)),
-        ..DesiredState::default()
-    }
+    DesiredState { environment: Some(doc(Kind::Environment, "sample-city", environment)), ..DesiredState::default() }
 }
 
 pub fn empty_region() -> RegionLive {
@@ -78,8 +75,8 @@ pub fn empty_region() -> RegionLive {
     }
 }
 
-/// Every environment account read successfully in the home region, with
-/// nothing in it, each in its declared OU.
+/// Builds a live state where every environment account was read in the home
+/// region with nothing in it, and each account sits in its declared OU.
 pub fn live_base(desired: &DesiredState) -> LiveState {
     let mut organization = Organization::default();
     let mut accounts = BTreeMap::new();
@@ -119,7 +116,8 @@ pub fn items_of<'a>(drift: &'a Drift, resource_type: ResourceType, id: &str) -> 
     drift.items.iter().filter(|i| i.resource_type == resource_type && i.resource_id == id).collect()
 }
 
-/// The single drift item of a resource; fails listing all items otherwise.
+/// Returns the single drift item of a resource, and fails listing all items
+/// when there is not exactly one.
 pub fn only_item<'a>(drift: &'a Drift, resource_type: ResourceType, id: &str) -> &'a DriftItem {
     let items = items_of(drift, resource_type, id);
     assert_eq!(items.len(), 1, "expected one drift item for {id}, got {items:#?}");

@@ -31,8 +31,8 @@ fn alarm_rule(accounts: &[&str]) -> AlarmRule {
     }
 }
 
-/// One alarm in both accounts; live, both alarms have threshold 5 and a
-/// period of 300, so each account has two drift items.
+/// Builds one alarm rule for both accounts whose live alarms have threshold
+/// 5 and period 300, so each account has two drift items.
 fn drifted() -> (DesiredState, LiveState) {
     let mut desired = desired_base();
     desired.alarms.push(doc(Kind::AlarmRule, ALARM, alarm_rule(&[ALPHA, BETA])));
