@@ -88,7 +88,8 @@ pub fn trust_policy(trust: &Trust) -> Value {
 }
 
 /// Reads a normalised trust policy back into a grant's `trust` terms when it
-/// has the shape [`trust_policy`] builds; `None` for any other document.
+/// has the shape [`trust_policy`] builds, and returns `None` for any other
+/// document.
 pub fn trust_from_policy(policy: &Value) -> Option<Value> {
     let statements = policy.get("Statement")?.as_array()?;
     let [statement] = statements.as_slice() else {
