@@ -126,6 +126,10 @@ pub struct CoverageCounts {
 pub struct Drift {
     pub items: Vec<DriftItem>,
     pub coverage: Vec<CoverageEntry>,
+    /// Drift that a valid exception accepts. It is kept out of `items` so
+    /// that it opens no pull request, and kept here so that reports list it.
+    #[serde(default)]
+    pub excepted: Vec<DriftItem>,
 }
 
 impl Drift {
