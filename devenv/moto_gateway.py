@@ -10,8 +10,12 @@ and puts a middleware in front of it that translates what moto cannot serve:
   request, and moto's JSON answer is encoded back to CBOR using botocore's
   service model, so that timestamps become CBOR tag 1 and blobs byte strings.
 
-Every other request goes to moto unchanged. Operations that moto lacks
-entirely belong in `EMULATED_OPERATIONS`, keyed by (service id, operation).
+- Operations that moto lacks entirely, listed in `EMULATED_OPERATIONS` and
+  keyed by (service id, operation), are answered here from moto's backends,
+  over the JSON protocol (`X-Amz-Target: <service id>.<operation>`) and over
+  the CBOR bridge alike. Budgets' DescribeSubscribersForNotification is one.
+
+Every other request goes to moto unchanged.
 
 Usage:
     python devenv/moto_gateway.py [--port-file PATH]
@@ -56,10 +60,54 @@ CBOR_SERVICES = {
     "GraniteServiceVersion20100801": "cloudwatch",
 }
 
+
+
+def describe_subscribers_for_notification(request: dict, environ: dict) -> dict:
+    """Budgets DescribeSubscribersForNotification, missing in moto 5.2.
+
+    Reads the subscribers that moto stored with the notification. moto keys
+    budgets by the calling account and then by the AccountId parameter; this
+    looks in the backend of the AccountId account, which is the caller
+    whenever an account reads its own budgets.
+    """
+    from moto.budgets.models import budgets_backends
+
+    account_id = request.get("AccountId", "")
+    budget_name = request.get("BudgetName", "")
+    wanted = request.get("Notification") or {}
+
+    backend = budgets_backends[account_id]["aws"]
+    budget = backend.budgets.get(account_id, {}).get(budget_name)
+    if budget is None:
+        raise BridgeError(400, "NotFoundException", f"Unable to get budget: {budget_name} - the budget doesn't exist.")
+
+    for notification in budget.notifications:
+        if same_notification(notification.details, wanted):
+            return {"Subscribers": list(notification.subscribers)}
+    raise BridgeError(400, "NotFoundException", f"Unable to find notification for budget: {budget_name}")
+
+
+def same_notification(stored: dict, wanted: dict) -> bool:
+    """Compare two Budgets notifications on the fields that identify one."""
+
+    def key(notification: dict) -> tuple:
+        return (
+            notification.get("NotificationType"),
+            notification.get("ComparisonOperator"),
+            float(notification.get("Threshold", 0)),
+            notification.get("ThresholdType") or "PERCENTAGE",
+        )
+
+    return key(stored) == key(wanted)
+
+
 # (service id, operation name) to a handler for operations that moto does not
 # implement. A handler takes the decoded request (a dict shaped like the JSON
-# protocol input) and the WSGI environ, and returns the output dict.
-EMULATED_OPERATIONS: dict[tuple[str, str], Callable[[dict, dict], dict]] = {}
+# protocol input) and the WSGI environ, and returns the output dict or raises
+# BridgeError.
+EMULATED_OPERATIONS: dict[tuple[str, str], Callable[[dict, dict], dict]] = {
+    ("AWSBudgetServiceGateway", "DescribeSubscribersForNotification"): describe_subscribers_for_notification,
+}
 
 RPC_V2_PATH_PREFIX = "/service/"
 
@@ -84,6 +132,10 @@ class CborBridge:
         self.models_lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        emulated = self.parse_emulated_json(environ)
+        if emulated is not None:
+            return self.serve_emulated_json(environ, start_response, emulated)
+
         route = self.parse_route(environ)
         if route is None:
             return self.app(environ, start_response)
@@ -104,6 +156,36 @@ class CborBridge:
                 ("smithy-protocol", "rpc-v2-cbor"),
             ],
         )
+        return [body]
+
+    @staticmethod
+    def parse_emulated_json(environ: dict) -> tuple[str, str] | None:
+        """Return (service id, operation) for a JSON-protocol request this gateway answers itself."""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if environ.get("REQUEST_METHOD") != "POST" or "." not in target:
+            return None
+        service_id, operation = target.split(".", 1)
+        if (service_id, operation) not in EMULATED_OPERATIONS:
+            return None
+        return service_id, operation
+
+    @staticmethod
+    def serve_emulated_json(environ: dict, start_response: Callable, route: tuple[str, str]) -> Iterable[bytes]:
+        content_type = environ.get("CONTENT_TYPE") or "application/x-amz-json-1.1"
+        try:
+            text = read_body(environ).decode("utf-8")
+            request = json.loads(text) if text.strip() else {}
+            output = EMULATED_OPERATIONS[route](request, environ)
+            status, payload = "200 OK", output
+        except BridgeError as error:
+            status = f"{error.status} Error"
+            payload = {"__type": error.code, "message": error.message}
+        except ValueError as error:
+            status = "400 Error"
+            payload = {"__type": "SerializationException", "message": f"invalid JSON body: {error}"}
+
+        body = json.dumps(payload).encode("utf-8")
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]
 
     @staticmethod

@@ -13,10 +13,12 @@ const SERVICE: &str = "iam";
 /// Reads every role (trust policy, inline and attached policies, boundary,
 /// tags) and every user name of the account.
 ///
-/// Policy documents are kept exactly as IAM returns them. Real IAM
-/// percent-encodes them in this operation's answer, and moto 5.2.6 does the
-/// same for trust and inline role policies (checked in the live reader
-/// tests), so the diff engine decodes and normalises them, not this reader.
+/// Policy documents are kept exactly as IAM returns them; the diff engine
+/// decodes and normalises them. Real IAM percent-encodes every document in
+/// this answer. moto 5.2.6 differs (checked on the wire and in the live
+/// reader tests): inline role policies come percent-encoded, but the trust
+/// policy (`AssumeRolePolicyDocument`) comes as plain JSON. So a document may
+/// arrive either way.
 pub async fn read_iam(client: &aws_sdk_iam::Client, account: &str) -> Result<Iam> {
     let site = CallSite {
         account: account.to_string(),
