@@ -4,7 +4,7 @@ Starts moto's WSGI application in this process on 127.0.0.1 and a free port,
 and puts a middleware in front of it that translates what moto cannot serve:
 
 - CloudWatch over the Smithy RPC v2 CBOR protocol, which aws-sdk-cloudwatch
-  speaks and moto 5.2 does not (moto answers 404 for those paths). A request
+  speaks and moto 5.2 does not (moto returns 404 for those paths). A request
   `POST /service/GraniteServiceVersion20100801/operation/<Op>` with a CBOR
   body is decoded, sent to moto in-process as the equivalent JSON-protocol
   request, and moto's JSON answer is encoded back to CBOR using botocore's
@@ -66,15 +66,15 @@ def describe_subscribers_for_notification(request: dict, environ: dict) -> dict:
     """Budgets DescribeSubscribersForNotification, missing in moto 5.2.
 
     Reads the subscribers that moto stored with the notification. moto keys
-    budgets by the calling account and then by the AccountId parameter; this
-    looks in the backend of the AccountId account, which is the caller
-    whenever an account reads its own budgets.
+    budgets by the calling account and then by the AccountId parameter. This
+    handler looks only in the backend of the AccountId account, because that
+    is the caller whenever an account reads its own budgets.
     """
     from moto.budgets.models import budgets_backends
 
     account_id = request.get("AccountId", "")
     budget_name = request.get("BudgetName", "")
-    wanted = request.get("Notification") or {}
+    requested = request.get("Notification") or {}
 
     backend = budgets_backends[account_id]["aws"]
     budget = backend.budgets.get(account_id, {}).get(budget_name)
@@ -82,12 +82,12 @@ def describe_subscribers_for_notification(request: dict, environ: dict) -> dict:
         raise BridgeError(400, "NotFoundException", f"Unable to get budget: {budget_name} - the budget doesn't exist.")
 
     for notification in budget.notifications:
-        if same_notification(notification.details, wanted):
+        if same_notification(notification.details, requested):
             return {"Subscribers": list(notification.subscribers)}
     raise BridgeError(400, "NotFoundException", f"Unable to find notification for budget: {budget_name}")
 
 
-def same_notification(stored: dict, wanted: dict) -> bool:
+def same_notification(stored: dict, requested: dict) -> bool:
     """Compare two Budgets notifications on the fields that identify one."""
 
     def key(notification: dict) -> tuple:
@@ -98,7 +98,7 @@ def same_notification(stored: dict, wanted: dict) -> bool:
             notification.get("ThresholdType") or "PERCENTAGE",
         )
 
-    return key(stored) == key(wanted)
+    return key(stored) == key(requested)
 
 
 # (service id, operation name) to a handler for operations that moto does not
@@ -160,7 +160,7 @@ class CborBridge:
 
     @staticmethod
     def parse_emulated_json(environ: dict) -> tuple[str, str] | None:
-        """Return (service id, operation) for a JSON-protocol request this gateway answers itself."""
+        """Return (service id, operation) for a JSON-protocol request this gateway serves itself."""
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if environ.get("REQUEST_METHOD") != "POST" or "." not in target:
             return None
@@ -229,7 +229,7 @@ class CborBridge:
         return shape_output(operation_model.output_shape, output)
 
     def call_moto_json(self, environ: dict, service_id: str, operation: str, request: dict) -> Any:
-        """Send the operation to moto as a JSON-protocol request and return the parsed answer."""
+        """Send the operation to moto as a JSON-protocol request and return the parsed response."""
         payload = json.dumps(request).encode("utf-8")
 
         inner = {
@@ -276,7 +276,7 @@ class CborBridge:
         try:
             return json.loads(body)
         except ValueError:
-            raise BridgeError(500, "InternalFailure", f"moto returned a non-JSON answer for {operation}")
+            raise BridgeError(500, "InternalFailure", f"moto returned a non-JSON response for {operation}")
 
 
 def read_body(environ: dict) -> bytes:

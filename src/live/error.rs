@@ -14,7 +14,7 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What kind of failure an AWS call ended in.
+/// Kind of failure an AWS call ended in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
     /// The service throttled the request and the retries ran out.
@@ -44,7 +44,7 @@ impl fmt::Display for ErrorClass {
     }
 }
 
-/// Where a call was made: the account, and the region for regional services.
+/// Call site of an AWS call: account, region (regional services only), service and operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallSite {
     pub account: String,
@@ -74,7 +74,7 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
-    /// An AWS answer lacked a field the reader needs, or held an unreadable value.
+    /// An AWS response lacked a field the reader needs, or contained an unreadable value.
     #[error("{site} returned an invalid {field}: {detail}")]
     InvalidResponse {
         site: CallSite,
@@ -109,8 +109,8 @@ impl Error {
 
     /// Formats this error with its whole source chain, for a `Read::Unknown` reason.
     ///
-    /// SDK errors never carry secret keys or session tokens in their text, so
-    /// the reason is safe to show in a pull request.
+    /// The SDK's error text does not include secret keys or session tokens,
+    /// so the reason can be shown in a pull request.
     pub fn reason(&self) -> String {
         DisplayErrorContext(self).to_string()
     }
@@ -147,7 +147,7 @@ const ACCESS_DENIED_CODES: &[&str] = &[
     "NotAuthorized",
 ];
 
-/// Classifies an SDK error by its code or, for failures before an answer, by its kind.
+/// Classifies an SDK error by its code or, for failures without a response, by its kind.
 pub fn classify<E>(error: &SdkError<E, HttpResponse>) -> ErrorClass
 where
     E: ProvideErrorMetadata + StdError + 'static,
@@ -173,14 +173,14 @@ fn classify_code(code: Option<&str>) -> ErrorClass {
 /// Classifies an error that has no code of its own by the errors it wraps.
 ///
 /// A failed AssumeRole surfaces in the member account's call as a credentials
-/// error (not a service error); its source is the STS error, whose code tells
-/// whether the role may not be assumed or STS was unreachable.
+/// error, not a service error. Its source is the STS error, and that error's
+/// kind shows whether the role could not be assumed or STS was unreachable.
 fn classify_chain(error: &(dyn StdError + 'static)) -> ErrorClass {
     let mut current = error.source();
     while let Some(inner) = current {
         if let Some(sts) = inner.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>() {
             return match classify(sts) {
-                // STS answered but not with a known code: the role could not be used.
+                // STS returned an error without a known code, so the role could not be assumed.
                 ErrorClass::Other if sts.as_service_error().is_some() => ErrorClass::AccessDenied,
                 class => class,
             };

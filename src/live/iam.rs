@@ -15,7 +15,7 @@ const SERVICE: &str = "iam";
 ///
 /// Policy documents are kept exactly as IAM returns them; the diff engine
 /// decodes and normalises them. Real IAM percent-encodes every document in
-/// this answer. moto 5.2.6 differs (checked on the wire and in the live
+/// this response. moto 5.2.6 differs (checked on the wire and in the live
 /// reader tests): inline role policies come percent-encoded, but the trust
 /// policy (`AssumeRolePolicyDocument`) comes as plain JSON. So a document may
 /// arrive either way.

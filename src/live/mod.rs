@@ -27,7 +27,7 @@ pub use error::{Error, ErrorClass};
 use model::{AccountLive, LiveState, Organization, Read, RegionLive};
 use organizations::OrganizationFailure;
 
-/// What to read in each member account.
+/// Scope of a read: regions, stack templates and the organization.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReadScope {
     /// Regions read in every account.
@@ -105,7 +105,7 @@ impl AwsReader {
     }
 
     /// Reads many accounts, at most `concurrency` at a time. An account that
-    /// is slow or fails holds one slot only; the others go on.
+    /// is slow or fails occupies only one slot, and the others go on.
     pub async fn read_all(&self, accounts: &[String], scope: &ReadScope, concurrency: usize) -> LiveState {
         let organization = async {
             if scope.organization {

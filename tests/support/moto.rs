@@ -79,7 +79,7 @@ impl MotoGateway {
         self.port
     }
 
-    /// The gateway's output so far (moto's request log and tracebacks).
+    /// Returns the gateway's output so far (moto's request log and tracebacks).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
@@ -111,7 +111,7 @@ impl MotoGateway {
         }
     }
 
-    /// A client factory for this gateway with the test credentials.
+    /// Builds a client factory for this gateway with the test credentials.
     pub async fn client_factory(&self) -> ClientFactory {
         ClientFactory::with_base_config(self.settings(), self.sdk_config().await)
     }
