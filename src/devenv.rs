@@ -5,10 +5,13 @@
 //! live accounts: it writes to AWS directly and owns no reconcile logic. The
 //! reconcile pass never calls it.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_config::sts::AssumeRoleProvider;
+use std::sync::Arc;
 
-use crate::desired::model::{AlarmRule, Budget, ConfigRule, DesiredState, PermissionGrant, TemplateAssignment, Trust};
+use aws_config::{Region, SdkConfig};
+
+use crate::live::{AwsSettings, ClientFactory};
+
+use crate::desired::model::{AlarmRule, Budget, ConfigRule, DesiredState, PermissionGrant, TemplateAssignment};
 
 /// Role name assumed in member accounts. moto accepts any role, real AWS
 /// needs one that trusts the caller.
@@ -40,33 +43,27 @@ fn aws_err<E: std::error::Error + Send + Sync + 'static>(
     move |e| Error::Aws { account, service, operation, source: Box::new(e) }
 }
 
-/// Builds per-account SDK configuration from the standard environment
-/// (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, ...).
+/// Acts in member accounts through the same client factory as the reader.
 pub struct DevEnv {
-    base: SdkConfig,
+    factory: Arc<ClientFactory>,
 }
 
 impl DevEnv {
+    /// Uses the standard environment (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, ...)
+    /// and assumes [`DEVENV_ROLE`] in member accounts.
     pub async fn from_env() -> DevEnv {
-        let base = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("ap-northeast-1"))
-            .load()
-            .await;
-        DevEnv { base }
+        let settings = AwsSettings { role_name: DEVENV_ROLE.to_string(), max_attempts: 2, ..AwsSettings::default() };
+        DevEnv::new(Arc::new(ClientFactory::new(settings).await))
     }
 
-    /// Configuration acting as `account_id` in `region`, through AssumeRole.
-    pub async fn config_for(&self, account_id: &str, region: &str) -> SdkConfig {
-        let provider = AssumeRoleProvider::builder(format!("arn:aws:iam::{account_id}:role/{DEVENV_ROLE}"))
-            .session_name("gcops-devenv")
-            .configure(&self.base)
-            .build()
-            .await;
-        self.base
-            .to_builder()
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
-            .region(Region::new(region.to_string()))
-            .build()
+    pub fn new(factory: Arc<ClientFactory>) -> DevEnv {
+        DevEnv { factory }
+    }
+
+    /// Configuration acting as `account_id` in `region`.
+    pub async fn config_for(&self, account_id: &str, region: &str) -> Result<SdkConfig> {
+        let conf = self.factory.account_config(account_id).await.map_err(aws_err(account_id, "sts", "AssumeRole"))?;
+        Ok(conf.to_builder().region(Region::new(region.to_string())).build())
     }
 
     /// Creates every resource the desired state names, in every target
@@ -109,7 +106,7 @@ impl DevEnv {
         let stack_name = spec.stack_name.clone().unwrap_or_else(|| format!("gcops-{}", spec.template));
         for id in account_ids(desired, &spec.accounts)? {
             for region in &regions {
-                let cfn = aws_sdk_cloudformation::Client::new(&self.config_for(&id, region).await);
+                let cfn = aws_sdk_cloudformation::Client::new(&self.config_for(&id, region).await?);
                 let mut req = cfn.create_stack().stack_name(&stack_name).template_body(&version.body);
                 for (k, v) in &spec.parameters {
                     req = req.parameters(
@@ -126,11 +123,11 @@ impl DevEnv {
     }
 
     async fn seed_grant(&self, account_id: &str, grant: &PermissionGrant) -> Result<()> {
-        let iam = aws_sdk_iam::Client::new(&self.config_for(account_id, "ap-northeast-1").await);
+        let iam = aws_sdk_iam::Client::new(&self.config_for(account_id, "ap-northeast-1").await?);
         let mut req = iam
             .create_role()
             .role_name(&grant.role_name)
-            .assume_role_policy_document(trust_policy(&grant.trust).to_string())
+            .assume_role_policy_document(crate::diff::policy::trust_policy(&grant.trust).to_string())
             .tags(aws_sdk_iam::types::Tag::builder().key("gcops:managed-by").value("gcops").build().expect("key and value are set"));
         if let Some(boundary) = &grant.permission_boundary {
             req = req.permissions_boundary(boundary);
@@ -157,7 +154,7 @@ impl DevEnv {
     }
 
     async fn seed_alarm(&self, account_id: &str, region: &str, rule: &AlarmRule) -> Result<()> {
-        let conf = self.config_for(account_id, region).await;
+        let conf = self.config_for(account_id, region).await?;
         let sns = aws_sdk_sns::Client::new(&conf);
         let topic = sns
             .create_topic()
@@ -195,7 +192,7 @@ impl DevEnv {
             Budget as AwsBudget, BudgetType, ComparisonOperator, Notification, NotificationType, NotificationWithSubscribers,
             Spend, Subscriber, SubscriptionType, ThresholdType, TimeUnit,
         };
-        let client = aws_sdk_budgets::Client::new(&self.config_for(account_id, "us-east-1").await);
+        let client = aws_sdk_budgets::Client::new(&self.config_for(account_id, "us-east-1").await?);
         let limit = Spend::builder()
             .amount(format_amount(budget.monthly_amount))
             .unit(budget.unit.clone().unwrap_or_else(|| "USD".to_string()))
@@ -236,7 +233,7 @@ impl DevEnv {
 
     async fn seed_config_rule(&self, account_id: &str, region: &str, rule: &ConfigRule) -> Result<()> {
         use aws_sdk_config::types::{ConfigRule as AwsRule, MaximumExecutionFrequency, Owner, Source};
-        let client = aws_sdk_config::Client::new(&self.config_for(account_id, region).await);
+        let client = aws_sdk_config::Client::new(&self.config_for(account_id, region).await?);
         let source = Source::builder()
             .owner(Owner::from(rule.source.owner.as_str()))
             .source_identifier(&rule.source.identifier)
@@ -294,20 +291,6 @@ async fn put_alarm(
     Ok(())
 }
 
-/// The trust policy a grant's role carries: the named principals may assume
-/// it, with the external id as a condition when one is set.
-pub fn trust_policy(trust: &Trust) -> serde_json::Value {
-    let mut statement = serde_json::json!({
-        "Effect": "Allow",
-        "Principal": { "AWS": trust.principals },
-        "Action": "sts:AssumeRole",
-    });
-    if let Some(external_id) = &trust.external_id {
-        statement["Condition"] = serde_json::json!({ "StringEquals": { "sts:ExternalId": external_id } });
-    }
-    serde_json::json!({ "Version": "2012-10-17", "Statement": [statement] })
-}
-
 /// Budgets takes amounts as decimal strings.
 fn format_amount(amount: f64) -> String {
     format!("{amount:.1}")
@@ -358,7 +341,7 @@ impl DevEnv {
 
         if let Some(grant) = desired.grants.iter().find(|g| g.spec.principal.kind == crate::desired::model::PrincipalKind::Vendor) {
             let id = account_ids(desired, &grant.spec.accounts[..1])?.remove(0);
-            let iam = aws_sdk_iam::Client::new(&self.config_for(&id, "ap-northeast-1").await);
+            let iam = aws_sdk_iam::Client::new(&self.config_for(&id, "ap-northeast-1").await?);
             let policy = serde_json::json!({
                 "Version": "2012-10-17",
                 "Statement": [{ "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*" }]
@@ -376,7 +359,7 @@ impl DevEnv {
         if let Some(alarm) = desired.alarms.iter().find(|a| a.spec.accounts.len() > 1).or(desired.alarms.first()) {
             let id = account_ids(desired, &alarm.spec.accounts[..1])?.remove(0);
             let region = alarm.spec.region.clone().unwrap_or_else(|| desired.home_region().to_string());
-            let conf = self.config_for(&id, &region).await;
+            let conf = self.config_for(&id, &region).await?;
             let topic_arn = format!("arn:aws:sns:{region}:{id}:{}", alarm.spec.notify.topic_name);
             let raised = alarm.spec.threshold + 15.0;
             put_alarm(&aws_sdk_cloudwatch::Client::new(&conf), &id, &alarm.spec, &topic_arn, raised).await?;
@@ -389,7 +372,7 @@ impl DevEnv {
             let id = account_ids(desired, &[name])?.remove(0);
             let region = spec.regions.first().cloned().unwrap_or_else(|| desired.home_region().to_string());
             let stack_name = spec.stack_name.clone().unwrap_or_else(|| format!("gcops-{}", spec.template));
-            let cfn = aws_sdk_cloudformation::Client::new(&self.config_for(&id, &region).await);
+            let cfn = aws_sdk_cloudformation::Client::new(&self.config_for(&id, &region).await?);
             let (changed_key, _) = spec.parameters.iter().next().expect("checked non-empty above");
             let mut req = cfn.update_stack().stack_name(&stack_name).use_previous_template(true);
             for (k, v) in &spec.parameters {

@@ -69,7 +69,8 @@ impl Context {
                 })?)
             }
         };
-        let reader = crate::live::AwsReader::new(&settings.aws).await;
+        let factory = crate::live::ClientFactory::new(settings.aws.clone()).await;
+        let reader = crate::live::AwsReader::new(std::sync::Arc::new(factory));
         let lang = settings.language;
         Ok(Context { settings, repo, forge, reader, lang })
     }
@@ -164,9 +165,7 @@ async fn read_live(ctx: &Context, desired: &DesiredState) -> LiveState {
         .iter()
         .map(|t| t.spec.stack_name.clone().unwrap_or_else(|| format!("gcops-{}", t.spec.template)))
         .collect();
-    let scope = crate::live::ReadScope { regions, stack_names };
+    let scope = crate::live::ReadScope { regions, stack_names: stack_names.into_iter().collect(), organization: true };
     let account_ids: Vec<String> = desired.accounts().iter().map(|a| a.id.clone()).collect();
-    let mut live = ctx.reader.read_all(&account_ids, &scope, ctx.settings.concurrency).await;
-    live.organization = Some(ctx.reader.read_organization().await);
-    live
+    ctx.reader.read_all(&account_ids, &scope, ctx.settings.concurrency).await
 }

@@ -69,7 +69,7 @@ async fn propose_account(ctx: &Context, plan: &Plan, account: &Account) -> Resul
     if items.is_empty() {
         return match existing {
             Some(pr) if pr.state == PullState::Open => {
-                let comment = crate::forge::render::render_drift_gone(&plan.commit.to_string(), ctx.lang);
+                let comment = crate::forge::render::render_closing_comment(account, ctx.lang);
                 ctx.forge.close(pr.number, &comment).await.map_err(forge_error(ctx, account, "close pull request"))?;
                 Ok(outcome(PullAction::Closed, Some(pr.number)))
             }
@@ -109,7 +109,7 @@ async fn propose_account(ctx: &Context, plan: &Plan, account: &Account) -> Resul
 }
 
 fn shows_fingerprint(pr: &PullRequest, fingerprint: &str) -> bool {
-    pr.body.contains(&crate::forge::render::fingerprint_marker(fingerprint))
+    crate::forge::render::read_fingerprint(&pr.body) == Some(fingerprint)
 }
 
 fn write_drift_commit(
