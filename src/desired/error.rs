@@ -50,6 +50,46 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule, for tests that check each one has a message.
+    pub const ALL: [Rule; 36] = [
+        Rule::YamlSyntax,
+        Rule::NotUtf8,
+        Rule::NotAMapping,
+        Rule::UnknownApiVersion,
+        Rule::UnknownKind,
+        Rule::UnknownField,
+        Rule::MissingField,
+        Rule::DuplicateField,
+        Rule::WrongType,
+        Rule::UnknownValue,
+        Rule::UnsupportedTag,
+        Rule::InvalidValue,
+        Rule::EmptyId,
+        Rule::EnvironmentMissing,
+        Rule::EnvironmentDuplicate,
+        Rule::DuplicateId,
+        Rule::DuplicateAccount,
+        Rule::AccountIdFormat,
+        Rule::VendorMissing,
+        Rule::RegionNotAllowed,
+        Rule::UnknownAccount,
+        Rule::UnknownVendor,
+        Rule::UnknownTemplate,
+        Rule::UnknownParameter,
+        Rule::ParameterMissing,
+        Rule::UnknownSystem,
+        Rule::GrantExpiryMissing,
+        Rule::GrantExpired,
+        Rule::VendorWildcard,
+        Rule::ExceptionIncomplete,
+        Rule::TemplateFileMissing,
+        Rule::TemplateSyntax,
+        Rule::TemplateInvalid,
+        Rule::ProvenanceMissing,
+        Rule::ProvenanceInvalid,
+        Rule::DigestMismatch,
+    ];
+
     /// The rule code as printed, e.g. `unknown-account`.
     pub fn code(self) -> &'static str {
         match self {

@@ -55,6 +55,7 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, today: NaiveDate) -> Result<Desir
     let mut state = DesiredState::default();
     let mut errors = Vec::new();
     let mut trees = BTreeMap::new();
+    let mut environment_declared = false;
 
     for (path, bytes) in files {
         if !is_document_file(path) {
@@ -70,6 +71,7 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, today: NaiveDate) -> Result<Desir
             errors.push(ValidationError::new(pos, Rule::YamlSyntax).arg("detail", e.message));
         }
         for (index, mut root) in documents {
+            environment_declared |= root.get("kind").and_then(Node::as_str) == Some(Kind::Environment.as_str());
             if load_document(path, index, &mut root, &mut state, &mut errors) {
                 trees.insert((path.clone(), index), root);
             }
@@ -83,7 +85,7 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, today: NaiveDate) -> Result<Desir
     errors.extend(templates.errors);
     state.template_versions = templates.versions;
 
-    let sources = Sources { trees: &trees, template_dirs: &templates.dirs };
+    let sources = Sources { trees: &trees, template_dirs: &templates.dirs, environment_declared };
     errors.extend(validate(&state, &sources, today));
 
     if errors.is_empty() {
@@ -99,6 +101,13 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, today: NaiveDate) -> Result<Desir
 /// Either folder may be missing; a missing Environment is then reported by
 /// validation.
 pub fn load_dir(root: &Path, today: NaiveDate) -> Result<DesiredState, Error> {
+    let files = read_files(root)?;
+    Ok(load(&files, today)?)
+}
+
+/// Reads every file under `root/desired-state` and `root/templates` into
+/// the map that [`load`] takes, keyed by `/`-separated relative path.
+pub fn read_files(root: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
     let mut files = BTreeMap::new();
     for dir in [DESIRED_DIR, TEMPLATES_DIR] {
         let path = root.join(dir);
@@ -106,7 +115,7 @@ pub fn load_dir(root: &Path, today: NaiveDate) -> Result<DesiredState, Error> {
             read_tree(&path, dir, &mut files)?;
         }
     }
-    Ok(load(&files, today)?)
+    Ok(files)
 }
 
 fn read_tree(dir: &Path, relative: &str, files: &mut BTreeMap<String, Vec<u8>>) -> Result<(), Error> {

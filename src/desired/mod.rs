@@ -10,6 +10,9 @@ pub mod position;
 pub mod schema;
 pub mod validate;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::{Rule, ValidationError, ValidationErrors};
-pub use load::{Error, load, load_dir};
+pub use load::{Error, load, load_dir, read_files};
 pub use schema::json_schema;

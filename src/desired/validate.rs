@@ -15,6 +15,9 @@ pub struct Sources<'a> {
     pub trees: &'a BTreeMap<(String, usize), Node>,
     /// Every `templates/<name>/<version>/` folder present, loaded or not.
     pub template_dirs: &'a BTreeSet<(String, String)>,
+    /// True when some document declares `kind: Environment`, even if it
+    /// failed to load.
+    pub environment_declared: bool,
 }
 
 /// Returns every semantic problem of `state`.
@@ -23,6 +26,10 @@ pub fn validate(state: &DesiredState, sources: &Sources<'_>, today: NaiveDate) -
     check.duplicate_ids(state);
 
     let Some(env) = &state.environment else {
+        if sources.environment_declared {
+            // The Environment failed to load and has its own error.
+            return check.errors;
+        }
         let pos = SourcePos { file: "desired-state/environment.yaml".to_owned(), line: 1, column: 1 };
         check.errors.push(ValidationError::new(pos, Rule::EnvironmentMissing));
         // Without the Environment every account reference would be reported
