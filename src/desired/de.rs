@@ -8,8 +8,8 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, V
 
 use super::position::{Node, NodeValue, is_str_tag};
 
-/// What went wrong while building a typed value, with the position of the
-/// node it happened at (1-based line and column).
+/// A failure to build a typed value, with the 1-based line and column of
+/// the node it happened at.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeError {
     pub kind: DeErrorKind,
@@ -144,7 +144,7 @@ fn resolve_number(t: &str) -> Option<Resolved<'_>> {
     None
 }
 
-impl<'de, 'a> de::Deserializer<'de> for &'a Node {
+impl<'de> de::Deserializer<'de> for &Node {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {

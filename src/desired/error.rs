@@ -11,6 +11,7 @@ use super::model::SourcePos;
 /// error so that operators can search for it and tests can match on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rule {
+    ReadFailed,
     YamlSyntax,
     NotUtf8,
     NotAMapping,
@@ -51,7 +52,8 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, for tests that check each one has a message.
-    pub const ALL: [Rule; 36] = [
+    pub const ALL: [Rule; 37] = [
+        Rule::ReadFailed,
         Rule::YamlSyntax,
         Rule::NotUtf8,
         Rule::NotAMapping,
@@ -90,9 +92,10 @@ impl Rule {
         Rule::DigestMismatch,
     ];
 
-    /// The rule code as printed, e.g. `unknown-account`.
+    /// Returns the rule code as printed, e.g. `unknown-account`.
     pub fn code(self) -> &'static str {
         match self {
+            Rule::ReadFailed => "read-failed",
             Rule::YamlSyntax => "yaml-syntax",
             Rule::NotUtf8 => "not-utf8",
             Rule::NotAMapping => "not-a-mapping",

@@ -20,21 +20,6 @@ pub const DESIRED_DIR: &str = "desired-state";
 /// Folder of mandatory templates, relative to the repository root.
 pub const TEMPLATES_DIR: &str = "templates";
 
-/// Errors of [`load_dir`].
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A file or folder under the repository could not be read.
-    #[error("failed to read {path}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The files were read but do not form a valid desired state.
-    #[error(transparent)]
-    Invalid(#[from] ValidationErrors),
-}
-
 /// One document as written: `apiVersion`, `kind`, `id` and the kind's spec.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -99,40 +84,67 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, today: NaiveDate) -> Result<Desir
 
 /// Reads `desired-state/` and `templates/` under `root` and calls [`load`].
 /// Either folder may be missing; a missing Environment is then reported by
-/// validation.
-pub fn load_dir(root: &Path, today: NaiveDate) -> Result<DesiredState, Error> {
-    let files = read_files(root)?;
-    Ok(load(&files, today)?)
+/// validation. Files that cannot be read are reported as `read-failed`
+/// errors together with the validation errors of the rest.
+pub fn load_dir(root: &Path, today: NaiveDate) -> Result<DesiredState, ValidationErrors> {
+    let (files, mut errors) = read_files(root);
+    match load(&files, today) {
+        Ok(state) if errors.is_empty() => Ok(state),
+        Ok(_) => Err(ValidationErrors(errors)),
+        Err(more) => {
+            errors.extend(more);
+            errors.sort();
+            Err(ValidationErrors(errors))
+        }
+    }
 }
 
 /// Reads every file under `root/desired-state` and `root/templates` into
 /// the map that [`load`] takes, keyed by `/`-separated relative path.
-pub fn read_files(root: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+/// Returns the files that could be read and an error for each that could not.
+pub fn read_files(root: &Path) -> (BTreeMap<String, Vec<u8>>, Vec<ValidationError>) {
     let mut files = BTreeMap::new();
+    let mut errors = Vec::new();
     for dir in [DESIRED_DIR, TEMPLATES_DIR] {
         let path = root.join(dir);
         if path.is_dir() {
-            read_tree(&path, dir, &mut files)?;
+            read_tree(&path, dir, &mut files, &mut errors);
         }
     }
-    Ok(files)
+    (files, errors)
 }
 
-fn read_tree(dir: &Path, relative: &str, files: &mut BTreeMap<String, Vec<u8>>) -> Result<(), Error> {
-    let read_error = |source| Error::Read { path: dir.display().to_string(), source };
-    for entry in std::fs::read_dir(dir).map_err(read_error)? {
-        let entry = entry.map_err(read_error)?;
+fn read_tree(dir: &Path, relative: &str, files: &mut BTreeMap<String, Vec<u8>>, errors: &mut Vec<ValidationError>) {
+    let read_failed = |path: &str, e: std::io::Error| ValidationError::new(start_of(path), Rule::ReadFailed).arg("detail", e);
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            errors.push(read_failed(relative, e));
+            return;
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                errors.push(read_failed(relative, e));
+                continue;
+            }
+        };
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         let child = format!("{relative}/{name}");
         if path.is_dir() {
-            read_tree(&path, &child, files)?;
+            read_tree(&path, &child, files, errors);
         } else {
-            let bytes = std::fs::read(&path).map_err(|source| Error::Read { path: path.display().to_string(), source })?;
-            files.insert(child, bytes);
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    files.insert(child, bytes);
+                }
+                Err(e) => errors.push(read_failed(&child, e)),
+            }
         }
     }
-    Ok(())
 }
 
 fn is_document_file(path: &str) -> bool {
@@ -253,9 +265,9 @@ fn read_header(file: &str, root: &Node, errors: &mut Vec<ValidationError>) -> Op
     Some((kind?, id?))
 }
 
-/// Drops `reason:`, `approver:` and `expires:` entries that hold YAML null,
-/// because drift pull requests write them empty for a reviewer to fill in;
-/// validation then reports them as incomplete rather than as type errors.
+/// Drops `reason:`, `approver:` and `expires:` entries whose value is YAML
+/// null, because drift pull requests write them empty for a reviewer to fill
+/// in. Validation then reports them as incomplete, not as type errors.
 fn clear_empty_exception_fields(root: &mut Node) {
     let Some(NodeValue::Mapping(entries)) = root_spec_mut(root).map(|n| &mut n.value) else {
         return;
@@ -270,6 +282,8 @@ fn root_spec_mut(root: &mut Node) -> Option<&mut Node> {
     }
 }
 
+// NOTE: serde stops at the first type error, so a document reports at most
+// one; semantic checks run only on documents that built.
 fn build<T: DeserializeOwned>(file: &str, root: &Node, doc: DocRef, errors: &mut Vec<ValidationError>) -> Option<Doc<T>> {
     match from_node::<Document<T>>(root) {
         Ok(document) => Some(Doc { doc, spec: document.spec }),

@@ -14,5 +14,5 @@ pub mod validate;
 mod tests;
 
 pub use error::{Rule, ValidationError, ValidationErrors};
-pub use load::{Error, load, load_dir, read_files};
+pub use load::{load, load_dir, read_files};
 pub use schema::json_schema;

@@ -61,12 +61,12 @@ impl Node {
         }
     }
 
-    /// The value under mapping key `key`.
+    /// Returns the value under mapping key `key`.
     pub fn get(&self, key: &str) -> Option<&Node> {
         self.entry(key).map(|(_, v)| v)
     }
 
-    /// The key node and value node under mapping key `key`.
+    /// Returns the key node and value node under mapping key `key`.
     pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
         match &self.value {
             NodeValue::Mapping(entries) => {
@@ -85,7 +85,7 @@ impl Node {
         }
     }
 
-    /// The node at a dotted path such as `spec.accounts.1.name`, or the
+    /// Finds the node at a dotted path such as `spec.accounts.1.name`, or the
     /// deepest ancestor that exists, so that an error about a missing value
     /// still points at the mapping that lacks it.
     pub fn locate(&self, path: &str) -> &Node {
@@ -120,8 +120,7 @@ pub fn parse_documents(text: &str) -> (Vec<(usize, Node)>, Vec<SyntaxError>) {
     let mut index = 0usize;
     let mut builder = TreeBuilder::default();
 
-    loop {
-        let Some(next) = parser.next() else { break };
+    while let Some(next) = parser.next() {
         match next {
             Ok((Event::DocumentStart(..), _)) => builder = TreeBuilder::default(),
             Ok((Event::DocumentEnd, span)) => {

@@ -21,7 +21,9 @@ fn fixture_root() -> PathBuf {
 }
 
 fn fixture() -> BTreeMap<String, Vec<u8>> {
-    read_files(&fixture_root()).unwrap()
+    let (files, errors) = read_files(&fixture_root());
+    assert!(errors.is_empty(), "{errors:?}");
+    files
 }
 
 fn with(mut files: BTreeMap<String, Vec<u8>>, path: &str, text: &str) -> BTreeMap<String, Vec<u8>> {
@@ -36,7 +38,8 @@ fn errors(files: &BTreeMap<String, Vec<u8>>) -> Vec<ValidationError> {
     }
 }
 
-/// The single error of a repository, failing with the full list otherwise.
+/// Returns the single error of a repository, and fails with the full list
+/// when there is not exactly one.
 fn only(files: &BTreeMap<String, Vec<u8>>) -> ValidationError {
     let errors = errors(files);
     assert_eq!(errors.len(), 1, "expected one error, got:\n{}", render(&errors));
@@ -549,5 +552,22 @@ fn messages_fill_every_placeholder() {
         for lang in [Lang::En, Lang::Ja] {
             assert!(!err.message(lang).contains("%{"), "{}", err.message(lang));
         }
+    }
+}
+
+/// The example repository shipped at the crate root (`desired-state/`,
+/// `templates/`) must validate; skipped while it does not exist.
+/// `GCOPS_EXAMPLE_REPO` points the test at another checkout.
+#[test]
+fn example_repository_valid() {
+    let root = std::env::var_os("GCOPS_EXAMPLE_REPO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    if !root.join("desired-state").is_dir() {
+        println!("skipped: no example repository at {}", root.display());
+        return;
+    }
+    if let Err(errors) = load_dir(&root, today()) {
+        panic!("example repository is invalid:\n{}", errors.render(Lang::En));
     }
 }

@@ -333,7 +333,7 @@ impl Checker<'_> {
 
 /// Statements of an IAM policy document that allow every action on every
 /// resource, with their path inside the document (`Statement.0`, or
-/// `Statement` when the document holds a single statement object).
+/// `Statement` when the document contains a single statement object).
 pub fn wildcard_statements(policy: &serde_json::Value) -> Vec<(String, &serde_json::Value)> {
     let is_star = |v: Option<&serde_json::Value>| match v {
         Some(serde_json::Value::String(s)) => s == "*",

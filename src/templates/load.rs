@@ -200,8 +200,8 @@ fn outline(template: &Value) -> Result<Outline, (String, String)> {
     Ok(outline)
 }
 
-/// A parameter default as CloudFormation passes it: text, with lists
-/// joined by commas for `CommaDelimitedList` parameters.
+/// Formats a parameter default as CloudFormation passes it: text, with
+/// lists joined by commas for `CommaDelimitedList` parameters.
 fn default_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
