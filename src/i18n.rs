@@ -54,3 +54,9 @@ impl std::str::FromStr for Lang {
         Lang::parse(s).ok_or_else(|| format!("unknown language {s:?}: use ja or en"))
     }
 }
+
+/// Looks up `key` in the message catalogue; for callers outside this crate,
+/// such as the `gcops` binary, where the `t!` macro is not set up.
+pub fn text(key: &str, lang: Lang) -> String {
+    rust_i18n::t!(key, locale = lang.code()).into_owned()
+}

@@ -30,10 +30,10 @@ fn main() -> ExitCode {
 
 /// Prints the error and each cause on its own line, then what to do.
 fn print_error(error: &anyhow::Error, lang: Lang) {
-    let prefix = rust_i18n::t!("cli.error_prefix", locale = lang.code());
+    let prefix = gcops::i18n::text("cli.error_prefix", lang);
     eprintln!("{prefix}: {error}");
     for cause in error.chain().skip(1) {
-        eprintln!("  {}: {cause}", rust_i18n::t!("cli.caused_by", locale = lang.code()));
+        eprintln!("  {}: {cause}", gcops::i18n::text("cli.caused_by", lang));
     }
     if let Some(validation) = error.chain().find_map(|e| e.downcast_ref::<gcops::desired::ValidationErrors>()) {
         for e in validation.iter() {
