@@ -31,6 +31,12 @@ pub async fn run(cli: Cli, lang: Lang) -> anyhow::Result<ExitCode> {
                 OutputFormat::Json => println!("{}", report.to_json()),
                 OutputFormat::Text => print!("{}", report.to_text(lang)),
             }
+            // A plan with failed reads is incomplete: "no drift" would be a
+            // claim about resources gcops could not see.
+            if report.counts.coverage.unknown > 0 {
+                eprintln!("{}", t!("cli.plan_incomplete", locale = lang.code(), unknown = report.counts.coverage.unknown));
+                return Ok(ExitCode::FAILURE);
+            }
             Ok(if plan.drift.items.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DRIFT) })
         }
         Command::Reconcile { once } => {

@@ -46,7 +46,7 @@ pub enum Command {
         repo: Option<PathBuf>,
     },
     /// Compare the desired state at the branch head with live AWS and print
-    /// the drift. Exit code: 0 no drift, 2 drift, 1 error.
+    /// the drift. Exit code: 0 no drift, 2 drift, 1 error or a failed read.
     Plan {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,

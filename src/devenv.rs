@@ -368,7 +368,7 @@ impl DevEnv {
 
         if let Some(assignment) = desired.templates.iter().find(|t| !t.spec.parameters.is_empty()) {
             let spec = &assignment.spec;
-            let name = spec.accounts.get(1).or(spec.accounts.first()).cloned().unwrap_or_default();
+            let name = spec.accounts.last().cloned().unwrap_or_default();
             let id = account_ids(desired, &[name])?.remove(0);
             let region = spec.regions.first().cloned().unwrap_or_else(|| desired.home_region().to_string());
             let stack_name = spec.stack_name.clone().unwrap_or_else(|| format!("gcops-{}", spec.template));

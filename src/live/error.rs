@@ -7,7 +7,6 @@ use std::fmt;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -112,7 +111,18 @@ impl Error {
     /// The SDK's error text does not include secret keys or session tokens,
     /// so the reason can be shown in a pull request.
     pub fn reason(&self) -> String {
-        DisplayErrorContext(self).to_string()
+        // The chain's Display texts only: DisplayErrorContext would append
+        // the Debug form, which carries the raw HTTP response.
+        let mut parts: Vec<String> = Vec::new();
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = current {
+            let text = error.to_string();
+            if !text.is_empty() && parts.last() != Some(&text) && !parts.iter().any(|p| p.contains(&text)) {
+                parts.push(text);
+            }
+            current = error.source();
+        }
+        parts.join(": ")
     }
 }
 

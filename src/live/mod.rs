@@ -64,7 +64,7 @@ impl AwsReader {
         match organizations::read_organization(&client, &caller).await {
             Ok(organization) => Read::ok(organization),
             Err(OrganizationFailure::NotAvailable(error)) => {
-                tracing::info!(error = %error.reason(), "organizations not available, not checked");
+                tracing::debug!(error = %error.reason(), "organizations not available, not checked");
                 Read::NotChecked {
                     reason: error.reason(),
                 }

@@ -24,6 +24,10 @@ pub enum Error {
         #[source]
         source: crate::desired::ValidationErrors,
     },
+    /// No account could be read, so nothing is known about live state and no
+    /// pull request may be written or closed.
+    #[error("step read_live: no account could be read from AWS (endpoint {endpoint}); first failure: {first_reason}")]
+    LiveUnavailable { endpoint: String, first_reason: String },
     /// Building the edits that adopt live state failed for one account.
     #[error("step propose: account {account}: building the desired-state edit failed")]
     Adopt {
@@ -54,7 +58,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Validation { .. } | Error::Adopt { .. } => ErrorClass::Terminal,
-            Error::Source(_) | Error::Branch { .. } | Error::Forge { .. } => ErrorClass::Transient,
+            Error::Source(_) | Error::LiveUnavailable { .. } | Error::Branch { .. } | Error::Forge { .. } => ErrorClass::Transient,
         }
     }
 
@@ -63,6 +67,7 @@ impl Error {
         let key = match self {
             Error::Source(_) => "reconcile.hint.source",
             Error::Validation { .. } => "reconcile.hint.validation",
+            Error::LiveUnavailable { .. } => "reconcile.hint.live",
             Error::Adopt { .. } => "reconcile.hint.adopt",
             Error::Branch { .. } => "reconcile.hint.branch",
             Error::Forge { .. } => "reconcile.hint.forge",

@@ -117,6 +117,9 @@ pub async fn run_once(ctx: &Context) -> Result<PassOutcome, Error> {
     let started = std::time::Instant::now();
     let plan = plan(ctx).await?;
 
+    // Guard: with no account readable, nothing is known; write nothing.
+    check_any_account_read(ctx, &plan)?;
+
     // Propose: open, update or close the drift pull request of each account.
     let (pulls, errors) = propose::propose_all(ctx, &plan).await;
 
@@ -133,6 +136,33 @@ pub async fn run_once(ctx: &Context) -> Result<PassOutcome, Error> {
         "reconcile pass finished"
     );
     Ok(PassOutcome { plan, pulls, errors })
+}
+
+/// Fails when every account of the environment came back unknown, which
+/// means the endpoint or the credentials are unusable rather than one
+/// account being unreachable.
+fn check_any_account_read(ctx: &Context, plan: &Plan) -> Result<(), Error> {
+    use crate::live::model::Read;
+    let reasons: Vec<&str> = plan
+        .live
+        .accounts
+        .values()
+        .filter_map(|a| match &a.iam {
+            Read::Unknown { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    if plan.live.accounts.is_empty() || reasons.len() < plan.live.accounts.len() {
+        return Ok(());
+    }
+    let endpoint = ctx
+        .settings
+        .aws
+        .endpoint_url
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .unwrap_or_else(|| "the default AWS endpoints".to_string());
+    Err(Error::LiveUnavailable { endpoint, first_reason: reasons[0].to_string() })
 }
 
 fn fetch_commit(ctx: &Context) -> Result<Oid, Error> {

@@ -11,7 +11,7 @@ use tracing::{debug, warn};
 
 use super::{Context, Error, Plan};
 use crate::desired::model::Account;
-use crate::diff::model::DriftItem;
+use crate::diff::model::{Coverage, DriftItem};
 use crate::forge::{PullContent, PullRequest, PullState};
 
 /// What the step did for one account.
@@ -28,6 +28,9 @@ pub enum PullAction {
     Closed,
     /// A pull request for this same drift was closed unmerged; it is not reopened.
     KeptClosed,
+    /// Some reads of the account failed, so its drift is not known and its
+    /// pull request is neither changed nor closed.
+    SkippedUnknown,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -49,6 +52,12 @@ pub(super) async fn propose_all(ctx: &Context, plan: &Plan) -> (Vec<PullOutcome>
     let mut outcomes = Vec::new();
     let mut errors = Vec::new();
     for account in plan.desired.accounts() {
+        if plan.drift.coverage.iter().any(|e| e.account_id == account.id && e.state == Coverage::Unknown) {
+            warn!(account = %account.name, "some reads failed; drift pull request left as it is");
+            let branch = drift_branch(account);
+            outcomes.push(PullOutcome { account: account.name.clone(), branch, action: PullAction::SkippedUnknown, number: None });
+            continue;
+        }
         match propose_account(ctx, plan, account).await {
             Ok(outcome) => outcomes.push(outcome),
             Err(error) => {
