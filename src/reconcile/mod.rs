@@ -56,8 +56,16 @@ pub struct PassOutcome {
 }
 
 impl Context {
-    /// Opens the repository, the forge and the AWS client factory.
+    /// Opens the repository, the forge and the AWS client factory (the
+    /// standard credential chain).
     pub async fn new(settings: Settings) -> Result<Context, Error> {
+        let factory = crate::live::ClientFactory::new(settings.aws.clone()).await;
+        Context::with_factory(settings, factory)
+    }
+
+    /// Like [`Context::new`] with a client factory built by the caller,
+    /// e.g. on explicit test credentials.
+    pub fn with_factory(settings: Settings, factory: crate::live::ClientFactory) -> Result<Context, Error> {
         let repo = open_repo(&settings).map_err(Error::Source)?;
         let forge: Box<dyn Forge> = match settings.forge {
             crate::config::ForgeKind::Local => {
@@ -69,7 +77,6 @@ impl Context {
                 })?)
             }
         };
-        let factory = crate::live::ClientFactory::new(settings.aws.clone()).await;
         let reader = crate::live::AwsReader::new(std::sync::Arc::new(factory));
         let lang = settings.language;
         Ok(Context { settings, repo, forge, reader, lang })
