@@ -69,9 +69,11 @@ impl Storable for PreviousAttempt {
     type Storer = StoreReplace<Self>;
 }
 
+/// Service (lowercased, e.g. `iam`) and operation (e.g. `ListRoles`) of the
+/// call, from the metadata each generated operation stores.
 fn names(cfg: &ConfigBag) -> (String, String) {
     match cfg.load::<Metadata>() {
-        Some(metadata) => (metadata.service().to_string(), metadata.name().to_string()),
+        Some(metadata) => (metadata.service().to_ascii_lowercase(), metadata.name().to_string()),
         None => ("unknown".to_string(), "unknown".to_string()),
     }
 }
@@ -197,5 +199,86 @@ mod tests {
         assert_eq!(classify(403, None), RequestOutcome::Denied);
         assert_eq!(classify(400, Some("ValidationError")), RequestOutcome::Error);
         assert_eq!(classify(503, None), RequestOutcome::Error);
+    }
+
+    const THROTTLED: &str = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/xml\r\n";
+    const THROTTLED_BODY: &str = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>\
+        <Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>";
+    const OK: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n";
+    const OK_BODY: &str = "<ListRolesResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><ListRolesResult>\
+        <IsTruncated>false</IsTruncated><Roles/></ListRolesResult>\
+        <ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></ListRolesResponse>";
+    const DENIED: &str = "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\n";
+    const DENIED_BODY: &str = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>\
+        <Message>not authorized</Message></Error><RequestId>3</RequestId></ErrorResponse>";
+
+    /// Answers one request per connection on loopback with the given
+    /// responses in order, as an IAM endpoint would.
+    async fn respond_in_order(responses: Vec<(&'static str, &'static str)>) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for (head, body) in responses {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // The SDK sends a small form-encoded POST; read until its body is complete.
+                loop {
+                    let n = stream.read(&mut buffer).await.unwrap();
+                    request.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some((headers, rest)) = text.split_once("\r\n\r\n") {
+                        let length = headers
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if rest.len() >= length {
+                            break;
+                        }
+                    }
+                    if n == 0 {
+                        break;
+                    }
+                }
+                let response = format!("{head}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                stream.write_all(response.as_bytes()).await.unwrap();
+                stream.shutdown().await.unwrap();
+            }
+        });
+        addr
+    }
+
+    fn iam_client(addr: std::net::SocketAddr, metrics: Arc<Metrics>) -> aws_sdk_iam::Client {
+        let retry = aws_smithy_types::retry::RetryConfig::standard()
+            .with_max_attempts(2)
+            .with_initial_backoff(std::time::Duration::from_millis(1));
+        let config = aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new("ap-northeast-1"))
+            .credentials_provider(aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .endpoint_url(format!("http://{addr}"))
+            .retry_config(retry)
+            .interceptor(aws_interceptor(metrics))
+            .build();
+        aws_sdk_iam::Client::from_conf(config)
+    }
+
+    #[tokio::test]
+    async fn interceptor_counts_attempts_and_retries() {
+        let addr = respond_in_order(vec![(THROTTLED, THROTTLED_BODY), (OK, OK_BODY), (DENIED, DENIED_BODY)]).await;
+        let metrics = Arc::new(Metrics::new());
+        let iam = iam_client(addr, metrics.clone());
+
+        iam.list_roles().send().await.expect("the retry after throttling succeeds");
+        iam.list_roles().send().await.expect_err("access denied is not retried");
+
+        let text = metrics.encode_openmetrics();
+        let line = |outcome: &str| format!("gcops_aws_requests_total{{service=\"iam\",operation=\"ListRoles\",outcome=\"{outcome}\"}} 1");
+        assert!(text.contains(&line("throttled")), "{text}");
+        assert!(text.contains(&line("success")), "{text}");
+        assert!(text.contains(&line("denied")), "{text}");
+        assert!(text.contains("gcops_aws_throttling_retries_total{service=\"iam\"} 1"), "{text}");
     }
 }
