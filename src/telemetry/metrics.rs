@@ -170,7 +170,7 @@ impl RequestOutcome {
 label_value!(RequestOutcome);
 
 /// Security Hub severity labels (`severity` label).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Critical,
     High,
