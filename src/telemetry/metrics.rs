@@ -99,7 +99,7 @@ impl From<Coverage> for ResourceState {
 
 label_value!(ResourceState);
 
-/// How a reconcile pass ended (`outcome` label of `gcops_reconcile_passes_total`).
+/// End state of a reconcile pass (`outcome` label of `gcops_reconcile_passes_total`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PassResult {
     Success,
@@ -279,8 +279,8 @@ type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
 pub struct TemplateLag {
     /// True when a stack of the assignment runs another version than desired.
     pub behind: bool,
-    /// Seconds since the desired version was published, while `behind`;
-    /// 0 when current; `None` when behind but the desired version has no
+    /// Seconds since the desired version was published, while `behind`, and
+    /// 0 when current. `None` when behind but the desired version has no
     /// `published` date in its provenance.
     pub lag_seconds: Option<i64>,
 }
