@@ -21,6 +21,9 @@
 //!   keeping comments and formatting.
 //! - [`forge`]: pull requests: the `Forge` trait, the local ref-backed forge,
 //!   and pull request bodies in Japanese and English.
+//! - [`telemetry`]: Prometheus metrics (every metric is declared in
+//!   `telemetry::metrics`) and the interceptor that counts AWS requests.
+//! - [`server`]: the HTTP endpoints `/metrics`, `/healthz` and `/readyz`.
 //! - [`reconcile`]: one pass as a list of named steps; the only module that
 //!   uses all of the above.
 //! - [`config`]: the daemon's own settings file (`gcops.yaml`) and its
@@ -41,7 +44,9 @@ pub mod forge;
 pub mod i18n;
 pub mod live;
 pub mod reconcile;
+pub mod server;
 pub mod source;
+pub mod telemetry;
 pub mod templates;
 
 rust_i18n::i18n!("locales", fallback = "en");
