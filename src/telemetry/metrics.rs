@@ -869,6 +869,7 @@ mod tests {
                 coverage("222222222222", ResourceType::Stack, "gcops-gc-security-baseline", Coverage::InSync),
                 coverage("222222222222", ResourceType::Role, "alpha-operator", Coverage::Unknown),
             ],
+            excepted: Vec::new(),
         }
     }
 
