@@ -21,6 +21,7 @@
 //!   keeping comments and formatting.
 //! - [`forge`]: pull requests: the `Forge` trait, the local ref-backed forge,
 //!   and pull request bodies in Japanese and English.
+//! - [`webhook`]: GitHub webhook signature checks and event parsing.
 //! - [`reconcile`]: one pass as a list of named steps; the only module that
 //!   uses all of the above.
 //! - [`config`]: the daemon's own settings file (`gcops.yaml`) and its
@@ -42,5 +43,6 @@ pub mod live;
 pub mod reconcile;
 pub mod source;
 pub mod templates;
+pub mod webhook;
 
 rust_i18n::i18n!("locales", fallback = "en");
