@@ -258,7 +258,8 @@ impl fmt::Display for GithubForge {
 
 impl GithubForge {
     /// Reads the token or private key and builds the API client. Nothing is
-    /// sent to GitHub yet.
+    /// sent to GitHub yet. Call it inside a Tokio runtime, because octocrab
+    /// starts its connection worker there.
     pub fn new(settings: GithubSettings) -> Result<GithubForge, Error> {
         check_name("owner", &settings.owner)?;
         check_name("repo", &settings.repo)?;
@@ -494,27 +495,11 @@ impl GithubForge {
         }
     }
 
-    /// Labels for a pull request on `branch`: `gcops`, then for drift
-    /// branches `drift` and the account name, then the configured labels.
-    fn labels_for(&self, branch: &str) -> Vec<String> {
-        let mut labels = vec![BASE_LABEL.to_string()];
-        if let Some(account) = branch.strip_prefix(DRIFT_BRANCH_PREFIX).filter(|a| !a.is_empty()) {
-            labels.push(DRIFT_LABEL.to_string());
-            labels.push(account.to_string());
-        }
-        for label in &self.settings.labels {
-            if !labels.contains(label) {
-                labels.push(label.clone());
-            }
-        }
-        labels
-    }
-
     /// Adds labels; GitHub keeps labels already present, so this is safe to repeat.
     async fn add_labels(&self, number: u64, branch: &str) -> Result<(), Error> {
         let operation = format!("add labels to pull request #{number}");
         let url = format!("{}/issues/{number}/labels", self.repo_path);
-        let body = json!({ "labels": self.labels_for(branch) });
+        let body = json!({ "labels": labels_for(branch, &self.settings.labels) });
         self.send(&operation, Method::Post, &url, Some(&body), Replay::Safe).await?;
         Ok(())
     }
@@ -793,6 +778,22 @@ fn read_token(source: &TokenSource) -> Result<String, Error> {
     Ok(token.to_string())
 }
 
+/// Labels for a pull request on `branch`: `gcops`, then for drift
+/// branches `drift` and the account name, then `configured`.
+fn labels_for(branch: &str, configured: &[String]) -> Vec<String> {
+    let mut labels = vec![BASE_LABEL.to_string()];
+    if let Some(account) = branch.strip_prefix(DRIFT_BRANCH_PREFIX).filter(|a| !a.is_empty()) {
+        labels.push(DRIFT_LABEL.to_string());
+        labels.push(account.to_string());
+    }
+    for label in configured {
+        if !labels.contains(label) {
+            labels.push(label.clone());
+        }
+    }
+    labels
+}
+
 fn encode(component: &str) -> String {
     utf8_percent_encode(component, COMPONENT).to_string()
 }
@@ -905,18 +906,13 @@ mod tests {
 
     #[test]
     fn labels_for_drift_branch() {
-        let settings = GithubSettings {
-            labels: vec!["gc".to_string(), "gcops".to_string()],
-            ..GithubSettings::new("city", "state", GithubAuth::Token(TokenSource::Env("UNUSED".to_string())))
-        };
-        let forge = GithubForge {
-            client: Octocrab::builder().build().unwrap(),
-            full_name: "city/state".to_string(),
-            repo_path: "/repos/city/state".to_string(),
-            settings,
-        };
-        assert_eq!(forge.labels_for("gcops/drift/jumin-asp"), ["gcops", "drift", "jumin-asp", "gc"]);
-        assert_eq!(forge.labels_for("gcops/templates/x"), ["gcops", "gc"]);
+        let configured = ["gc".to_string(), "gcops".to_string()];
+        assert_eq!(labels_for("gcops/drift/jumin-asp", &configured), ["gcops", "drift", "jumin-asp", "gc"]);
+    }
+
+    #[test]
+    fn labels_for_other_branch() {
+        assert_eq!(labels_for("gcops/templates/x", &[]), ["gcops"]);
     }
 
     #[test]
