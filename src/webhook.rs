@@ -108,8 +108,7 @@ pub enum WebhookError {
 /// because a file written with `echo` ends with one and GitHub's secret
 /// does not.
 pub fn load_secret(path: &Path) -> Result<Vec<u8>, WebhookError> {
-    let mut secret =
-        std::fs::read(path).map_err(|source| WebhookError::SecretRead { path: path.to_path_buf(), source })?;
+    let mut secret = std::fs::read(path).map_err(|source| WebhookError::SecretRead { path: path.to_path_buf(), source })?;
     while matches!(secret.last(), Some(b'\n' | b'\r')) {
         secret.pop();
     }
@@ -227,23 +226,16 @@ struct WebhookState {
     sender: mpsc::Sender<Event>,
 }
 
-/// A router serving `POST` [`WEBHOOK_PATH`]. It answers 413 for a body over
+/// A router serving `POST` [`WEBHOOK_PATH`]. It responds 413 for a body over
 /// [`MAX_BODY_BYTES`], 401 for a missing or wrong signature, 400 for a
 /// missing or unknown event or a malformed payload, 503 when `sender` is
 /// full or closed, and 202 after sending the event to `sender`.
 pub fn webhook_router(secret: Vec<u8>, sender: mpsc::Sender<Event>) -> Router {
     let state = Arc::new(WebhookState { secret, sender });
-    Router::new()
-        .route(WEBHOOK_PATH, post(receive))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+    Router::new().route(WEBHOOK_PATH, post(receive)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
 }
 
-async fn receive(
-    State(state): State<Arc<WebhookState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn receive(State(state): State<Arc<WebhookState>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let delivery = header(&headers, DELIVERY_HEADER).unwrap_or("-").to_string();
     let body = match body {
         Ok(body) => body,
@@ -262,9 +254,7 @@ async fn receive(
         return (status, "signature missing or invalid\n").into_response();
     }
 
-    let event = header(&headers, EVENT_HEADER)
-        .ok_or(WebhookError::MissingEvent)
-        .and_then(|name| parse_event(name, &body));
+    let event = header(&headers, EVENT_HEADER).ok_or(WebhookError::MissingEvent).and_then(|name| parse_event(name, &body));
     let event = match event {
         Ok(event) => event,
         Err(error) => {

@@ -289,7 +289,7 @@ async fn server_error_gives_up() {
 #[tokio::test]
 async fn lost_create_answer_no_duplicate() {
     let s = setup().await;
-    // GitHub creates the pull request, but the answer is a 502.
+    // GitHub creates the pull request, but the response is a 502.
     s.fake.apply_then_fail_next(1);
     let opened = s.forge.open(&content("Drift")).await;
 
@@ -433,12 +433,7 @@ async fn changed_files_lists_paths() {
     }));
     let files = s.forge.changed_files(number).await.unwrap();
 
-    assert_eq!(files, [
-        "desired-state/permissions/x.yaml",
-        "README.md",
-        "desired-state/budgets/old.yaml",
-        "docs/moved.yaml",
-    ]);
+    assert_eq!(files, ["desired-state/permissions/x.yaml", "README.md", "desired-state/budgets/old.yaml", "docs/moved.yaml",]);
 }
 
 #[tokio::test]
@@ -533,11 +528,11 @@ fn owner_with_slash_rejected() {
 
 #[test]
 fn app_key_missing_names_path() {
-    let settings = GithubSettings::new(OWNER, REPO, GithubAuth::App {
-        app_id: 1,
-        private_key_path: PathBuf::from("/nonexistent/gcops-app.pem"),
-        installation_id: 2,
-    });
+    let settings = GithubSettings::new(
+        OWNER,
+        REPO,
+        GithubAuth::App { app_id: 1, private_key_path: PathBuf::from("/nonexistent/gcops-app.pem"), installation_id: 2 },
+    );
     let error = GithubForge::new(settings).unwrap_err();
 
     assert!(matches!(error, GithubError::PrivateKeyFile { .. }), "{error:?}");

@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 
 const SECRET: &[u8] = b"webhook-s3cret";
 
-const PUSH: &str = r#"{"ref":"refs/heads/main","before":"0000","after":"abc123","repository":{"full_name":"gc-city/desired-state"}}"#;
+const PUSH: &str =
+    r#"{"ref":"refs/heads/main","before":"0000","after":"abc123","repository":{"full_name":"gc-city/desired-state"}}"#;
 
 struct Server {
     addr: SocketAddr,
@@ -47,7 +48,7 @@ async fn post(addr: SocketAddr, headers: &[(&str, &str)], body: &[u8]) -> u16 {
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();
-    // The server may answer 413 and close before reading a large body, so
+    // The server may respond 413 and close before reading a large body, so
     // a failed write is not an error here.
     let _ = stream.write_all(body).await;
     let mut response = Vec::new();
@@ -148,8 +149,7 @@ async fn pull_request_event_arrives() {
     let mut server = serve().await;
     let body = br#"{"action":"opened","number":12,"pull_request":{"number":12,"head":{"ref":"feature/grant","sha":"fedcba"}}}"#;
     let signature = sign(body);
-    let status =
-        post(server.addr, &[("X-GitHub-Event", "pull_request"), ("X-Hub-Signature-256", &signature)], body).await;
+    let status = post(server.addr, &[("X-GitHub-Event", "pull_request"), ("X-Hub-Signature-256", &signature)], body).await;
 
     assert_eq!(status, 202);
     let event = tokio::time::timeout(Duration::from_secs(5), server.events.recv()).await.unwrap();

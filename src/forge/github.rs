@@ -3,10 +3,10 @@
 //!
 //! Every request goes through [`GithubForge::send`], which waits out rate
 //! limits and retries server errors and transport failures with jittered
-//! exponential backoff. Requests that create something (a pull request, a
-//! comment) are never replayed blindly: after a failure whose outcome is
-//! unknown, the forge looks for the object before it tries again, so a
-//! GitHub outage delays gcops but does not duplicate pull requests.
+//! exponential backoff. Requests that create a pull request or a comment
+//! are not replayed blindly. After a failure whose outcome is unknown, the
+//! forge looks for the object before it tries again, so a GitHub outage
+//! delays gcops but does not duplicate pull requests.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -43,8 +43,8 @@ const MAX_PAGES: u32 = 30;
 /// GitHub rejects a commit status description longer than 140 characters.
 const MAX_STATUS_DESCRIPTION_CHARS: usize = 140;
 
-/// Wait after a 429 answer that carries no rate-limit headers; GitHub asks
-/// clients to wait at least one minute.
+/// Wait after a 429 response without rate-limit headers, because GitHub
+/// asks clients to wait at least one minute.
 const SECONDARY_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,7 +53,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Characters escaped in a path segment or a query value.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
-/// Where and as whom the GitHub forge works.
+/// Repository, credentials and behaviour of the GitHub forge.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GithubSettings {
     /// API root: [`DEFAULT_API_BASE_URL`], or `https://HOST/api/v3` for a
@@ -86,7 +86,7 @@ impl GithubSettings {
     }
 }
 
-/// How gcops authenticates. Settings name where a secret is, never the
+/// Authentication method. Settings name where a secret is, never the
 /// secret itself.
 #[derive(Clone, Debug, PartialEq)]
 pub enum GithubAuth {
@@ -97,7 +97,7 @@ pub enum GithubAuth {
     App { app_id: u64, private_key_path: PathBuf, installation_id: u64 },
 }
 
-/// Where the token is read from, once, when the forge is built.
+/// Location of the token, read once when the forge is built.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TokenSource {
     /// Name of an environment variable.
@@ -164,19 +164,19 @@ pub enum Error {
     Client {
         api_base_url: String,
         #[source]
-        source: octocrab::Error,
+        source: Box<octocrab::Error>,
     },
-    /// The request did not get an HTTP answer (connection refused, timeout)
-    /// on the last attempt.
+    /// The request got no HTTP response (connection refused, timeout) on
+    /// the last attempt.
     #[error("github {repo}: {operation}: request failed after {attempts} attempts")]
     Transport {
         repo: String,
         operation: String,
         attempts: u32,
         #[source]
-        source: octocrab::Error,
+        source: Box<octocrab::Error>,
     },
-    /// GitHub answered with a server error on the last attempt.
+    /// GitHub returned a server error on the last attempt.
     #[error("github {repo}: {operation}: server error HTTP {status} after {attempts} attempts")]
     ServerError { repo: String, operation: String, status: u16, attempts: u32 },
     /// The rate limit did not reset within the allowed attempts.
@@ -228,7 +228,7 @@ enum Replay {
     Unsafe,
 }
 
-/// A successful (2xx) answer.
+/// Body of a successful (2xx) response.
 struct Reply {
     body: String,
 }
@@ -245,7 +245,7 @@ pub struct GithubForge {
 
 impl fmt::Debug for GithubForge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The octocrab client holds the token, so it is left out.
+        // The octocrab client contains the token, so it is left out.
         f.debug_struct("GithubForge").field("settings", &self.settings).finish_non_exhaustive()
     }
 }
@@ -275,7 +275,7 @@ impl GithubForge {
             });
         }
 
-        let client_error = |source| Error::Client { api_base_url: settings.api_base_url.clone(), source };
+        let client_error = |source| Error::Client { api_base_url: settings.api_base_url.clone(), source: Box::new(source) };
         // octocrab's own retry layer would replay a POST after a server
         // error and could open a pull request twice; `send` retries instead.
         let builder = Octocrab::builder()
@@ -289,11 +289,7 @@ impl GithubForge {
             GithubAuth::App { app_id, private_key_path, installation_id } => {
                 let pem = std::fs::read(private_key_path)
                     .map_err(|source| Error::PrivateKeyFile { path: private_key_path.clone(), source })?;
-                let app = builder
-                    .app_from_rsa_pem((*app_id).into(), pem)
-                    .map_err(client_error)?
-                    .build()
-                    .map_err(client_error)?;
+                let app = builder.app_from_rsa_pem((*app_id).into(), pem).map_err(client_error)?.build().map_err(client_error)?;
                 app.installation((*installation_id).into()).map_err(client_error)?
             }
         };
@@ -329,7 +325,7 @@ impl GithubForge {
                         repo: self.full_name.clone(),
                         operation: operation.to_string(),
                         attempts: attempt,
-                        source,
+                        source: Box::new(source),
                     };
                     if last || replay == Replay::Unsafe {
                         return Err(error);
@@ -383,8 +379,8 @@ impl GithubForge {
         }
     }
 
-    /// One HTTP exchange: status, rate-limit wait (if the answer is a rate
-    /// limit) and body text.
+    /// Sends one HTTP request and returns the status, the rate-limit wait
+    /// (if the response is a rate limit) and the body text.
     async fn exchange(
         &self,
         method: Method,
@@ -438,7 +434,7 @@ impl GithubForge {
 
     // ---- pull requests ----
 
-    /// The newest open pull request whose head is `branch`.
+    /// Finds the newest open pull request whose head is `branch`.
     async fn find_open(&self, branch: &str) -> Result<Option<PullRequest>, Error> {
         Ok(self.find_newest(branch).await?.filter(|pull| pull.state == PullState::Open))
     }
@@ -446,11 +442,8 @@ impl GithubForge {
     async fn find_newest(&self, branch: &str) -> Result<Option<PullRequest>, Error> {
         let operation = format!("find pull request for branch {branch}");
         let head = format!("{}:{branch}", self.settings.owner);
-        let url = format!(
-            "{}/pulls?state=all&head={}&sort=created&direction=desc&per_page={PAGE_SIZE}",
-            self.repo_path,
-            encode(&head)
-        );
+        let url =
+            format!("{}/pulls?state=all&head={}&sort=created&direction=desc&per_page={PAGE_SIZE}", self.repo_path, encode(&head));
         let reply = self.send(&operation, Method::Get, &url, None, Replay::Safe).await?;
         let pulls: Vec<WirePull> = self.decode(&operation, &reply)?;
         // Numbers grow with creation time, so the highest is the newest,
@@ -474,9 +467,9 @@ impl GithubForge {
             attempt += 1;
             match self.send(&operation, Method::Post, &url, Some(&body), Replay::Unsafe).await {
                 Ok(reply) => return Ok(self.decode::<WirePull>(&operation, &reply)?.into_pull()),
-                // GitHub answers 422 when the branch already has an open
+                // GitHub returns 422 when the branch already has an open
                 // pull request, for example one created by an earlier
-                // attempt whose answer was lost.
+                // attempt whose response was lost.
                 Err(error) if error.status() == Some(422) => {
                     return match self.find_open(&content.branch).await? {
                         Some(pull) => Ok(pull),
@@ -602,10 +595,8 @@ impl Forge for GithubForge {
         let operation = format!("update pull request #{number}");
         let url = format!("{}/pulls/{number}", self.repo_path);
         let body = json!({ "title": content.title, "body": content.body });
-        let reply = self
-            .send(&operation, Method::Patch, &url, Some(&body), Replay::Safe)
-            .await
-            .map_err(Self::not_found(number))?;
+        let reply =
+            self.send(&operation, Method::Patch, &url, Some(&body), Replay::Safe).await.map_err(Self::not_found(number))?;
         let pull = self.decode::<WirePull>(&operation, &reply)?.into_pull();
         // Labels again, because `open` may have failed after creating the
         // pull request and before labelling it.
@@ -810,7 +801,7 @@ fn error_message(body: &str) -> String {
     }
 }
 
-/// How long to wait before retrying, when the answer is a rate limit:
+/// Computes the wait before a retry when the response is a rate limit:
 /// `retry-after` seconds, else until `x-ratelimit-reset` (epoch seconds)
 /// when `x-ratelimit-remaining` is 0, else one minute for a bare 429. A
 /// 403 without those headers is a permission error, not a rate limit.
@@ -822,11 +813,11 @@ fn rate_limit_wait(status: u16, headers: &axum::http::HeaderMap, now: SystemTime
     if let Some(seconds) = number("retry-after") {
         return Some(Duration::from_secs(seconds));
     }
-    if number("x-ratelimit-remaining") == Some(0) {
-        if let Some(reset) = number("x-ratelimit-reset") {
-            let reset = UNIX_EPOCH + Duration::from_secs(reset);
-            return Some(reset.duration_since(now).unwrap_or(Duration::ZERO));
-        }
+    if number("x-ratelimit-remaining") == Some(0)
+        && let Some(reset) = number("x-ratelimit-reset")
+    {
+        let reset = UNIX_EPOCH + Duration::from_secs(reset);
+        return Some(reset.duration_since(now).unwrap_or(Duration::ZERO));
     }
     (status == 429).then_some(SECONDARY_RATE_LIMIT_WAIT)
 }

@@ -1,7 +1,7 @@
 //! A GitHub REST API on loopback, with in-memory state, for the GitHub
 //! forge tests. It serves one repository and the endpoints gcops uses, sends
-//! rate-limit headers on every answer, records every request, and can be
-//! told to fail the next requests in the ways GitHub fails.
+//! rate-limit headers on every response, records every request, and can
+//! fail the next requests in the ways GitHub fails.
 
 #![allow(dead_code)]
 
@@ -71,15 +71,15 @@ pub struct FakeState {
     pub requests: Vec<RecordedRequest>,
     /// Token the requests must carry as `Bearer`; `None` accepts any.
     pub expected_token: Option<String>,
-    /// The next N requests are answered with this server error, unprocessed.
+    /// The next N requests get this server error and are not processed.
     pub fail_next: u32,
     pub fail_status: u16,
-    /// The next request is answered 403 rate-limited, with
+    /// The next request gets a 403 rate-limit response, with
     /// `x-ratelimit-reset` more than this many seconds ahead (whole epoch
     /// seconds, rounded up).
     pub rate_limit_next: Option<u64>,
-    /// The next N requests are processed, but answered 502, as when the
-    /// connection breaks after GitHub did the work.
+    /// The next N requests are processed but get a 502 response, as when
+    /// the connection breaks after GitHub did the work.
     pub apply_then_fail_next: u32,
     /// Limits `apply_then_fail_next` to requests with this method.
     pub apply_then_fail_method: Option<String>,
@@ -267,10 +267,10 @@ async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Res
             authorization: authorization.clone(),
         });
 
-        if let Some(token) = &state.expected_token {
-            if authorization.as_deref() != Some(format!("Bearer {token}").as_str()) {
-                return message(StatusCode::UNAUTHORIZED, "Bad credentials");
-            }
+        if let Some(token) = &state.expected_token
+            && authorization.as_deref() != Some(format!("Bearer {token}").as_str())
+        {
+            return message(StatusCode::UNAUTHORIZED, "Bad credentials");
         }
         if let Some(seconds) = state.rate_limit_next.take() {
             let reset = epoch_seconds() + seconds + 1;
@@ -360,7 +360,11 @@ async fn list_pulls(
     Json(page(&values, &query)).into_response()
 }
 
-async fn create_pull(State(shared): State<Shared>, Path((owner, repo)): Path<(String, String)>, Json(body): Json<Value>) -> Response {
+async fn create_pull(
+    State(shared): State<Shared>,
+    Path((owner, repo)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
     let mut state = shared.lock().unwrap();
     if !state.is_repo(&owner, &repo) {
         return not_found();
