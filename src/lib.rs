@@ -24,6 +24,7 @@
 //! - [`telemetry`]: Prometheus metrics (every metric is declared in
 //!   `telemetry::metrics`) and the interceptor that counts AWS requests.
 //! - [`server`]: the HTTP endpoints `/metrics`, `/healthz` and `/readyz`.
+//! - [`webhook`]: GitHub webhook signature checks and event parsing.
 //! - [`reconcile`]: one pass as a list of named steps; the only module that
 //!   uses all of the above.
 //! - [`config`]: the daemon's own settings file (`gcops.yaml`) and its
@@ -48,5 +49,6 @@ pub mod server;
 pub mod source;
 pub mod telemetry;
 pub mod templates;
+pub mod webhook;
 
 rust_i18n::i18n!("locales", fallback = "en");

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod github;
 pub mod local;
 pub mod render;
 
@@ -66,6 +67,52 @@ pub trait Forge: Send + Sync {
     async fn comment(&self, number: u64, body: &str) -> Result<(), Error>;
 }
 
+/// Hidden marker that identifies the plan comment of a pull request.
+pub const PLAN_MARKER: &str = "<!-- gcops:plan -->";
+
+/// Context name of the commit status that carries the plan result.
+pub const PLAN_STATUS_CONTEXT: &str = "gcops/plan";
+
+/// State of a commit status, as GitHub names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitState {
+    Pending,
+    Success,
+    Failure,
+    Error,
+}
+
+impl CommitState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommitState::Pending => "pending",
+            CommitState::Success => "success",
+            CommitState::Failure => "failure",
+            CommitState::Error => "error",
+        }
+    }
+}
+
+/// Review operations of a hosted forge: plan comments and commit statuses
+/// on pull requests that people open. The local forge does not need them.
+#[async_trait::async_trait]
+pub trait ReviewForge: Send + Sync {
+    /// Keeps exactly one comment containing `marker` on pull request
+    /// `number`, with `body` as its text (the marker is added when `body`
+    /// lacks it). Returns the comment id.
+    async fn upsert_comment(&self, number: u64, marker: &str, body: &str) -> Result<u64, Error>;
+
+    /// Sets the commit status `context` on `commit`.
+    async fn set_status(&self, commit: &str, context: &str, state: CommitState, description: &str) -> Result<(), Error>;
+
+    async fn list_open_pulls(&self) -> Result<Vec<PullRequest>, Error>;
+
+    /// Paths changed by pull request `number`, relative to the repository
+    /// root; a renamed file appears under its old and its new path.
+    async fn changed_files(&self, number: u64) -> Result<Vec<String>, Error>;
+}
+
 /// Errors of the forge layer; each names the forge and the pull request or branch.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -90,4 +137,8 @@ pub enum Error {
     /// The pull request is closed or merged, so it cannot be updated.
     #[error("{forge} forge: pull request #{number} is not open")]
     NotOpen { forge: &'static str, number: u64 },
+    /// A GitHub request or the GitHub forge's set-up failed; the inner
+    /// error names the repository and the operation.
+    #[error(transparent)]
+    Github(#[from] github::Error),
 }
