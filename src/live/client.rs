@@ -63,6 +63,8 @@ impl Default for AwsSettings {
 pub struct ClientFactory {
     settings: AwsSettings,
     base: SdkConfig,
+    /// Added to every service client, e.g. the request counter of the metrics.
+    interceptors: Vec<aws_smithy_runtime_api::client::interceptors::SharedInterceptor>,
     accounts: Mutex<HashMap<String, SdkConfig>>,
     clients: Mutex<HashMap<(String, String), RegionClients>>,
 }
@@ -114,9 +116,19 @@ impl ClientFactory {
         ClientFactory {
             settings,
             base: builder.build(),
+            interceptors: Vec::new(),
             accounts: Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Adds `interceptor` to every client built from now on.
+    pub fn with_interceptor(
+        mut self,
+        interceptor: impl aws_smithy_runtime_api::client::interceptors::Intercept + 'static,
+    ) -> ClientFactory {
+        self.interceptors.push(aws_smithy_runtime_api::client::interceptors::SharedInterceptor::new(interceptor));
+        self
     }
 
     pub fn settings(&self) -> &AwsSettings {
@@ -130,16 +142,16 @@ impl ClientFactory {
 
     /// Organizations client with the base credentials, in the global region.
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
-        aws_sdk_organizations::Client::from_conf(
-            aws_sdk_organizations::config::Builder::from(&self.base)
-                .region(Region::from_static(GLOBAL_REGION))
-                .build(),
-        )
+        let mut builder = aws_sdk_organizations::config::Builder::from(&self.base).region(Region::from_static(GLOBAL_REGION));
+        self.interceptors.iter().for_each(|i| _ = builder.push_interceptor(i.clone()));
+        aws_sdk_organizations::Client::from_conf(builder.build())
     }
 
     /// STS client with the base credentials.
     pub fn sts(&self) -> aws_sdk_sts::Client {
-        aws_sdk_sts::Client::new(&self.base)
+        let mut builder = aws_sdk_sts::config::Builder::from(&self.base);
+        self.interceptors.iter().for_each(|i| _ = builder.push_interceptor(i.clone()));
+        aws_sdk_sts::Client::from_conf(builder.build())
     }
 
     /// The configuration for one member account: assumed-role credentials
@@ -186,25 +198,21 @@ impl ClientFactory {
 
         let config = self.account_config(account_id).await?;
         let region = Region::new(region.to_string());
+        let mut cloudformation = aws_sdk_cloudformation::config::Builder::from(&config).region(region.clone());
+        let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&config).region(region.clone());
+        let mut sns = aws_sdk_sns::config::Builder::from(&config).region(region.clone());
+        let mut config_service = aws_sdk_config::config::Builder::from(&config).region(region);
+        for interceptor in &self.interceptors {
+            cloudformation.push_interceptor(interceptor.clone());
+            cloudwatch.push_interceptor(interceptor.clone());
+            sns.push_interceptor(interceptor.clone());
+            config_service.push_interceptor(interceptor.clone());
+        }
         let clients = RegionClients {
-            cloudformation: aws_sdk_cloudformation::Client::from_conf(
-                aws_sdk_cloudformation::config::Builder::from(&config)
-                    .region(region.clone())
-                    .build(),
-            ),
-            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
-                aws_sdk_cloudwatch::config::Builder::from(&config)
-                    .region(region.clone())
-                    .build(),
-            ),
-            sns: aws_sdk_sns::Client::from_conf(
-                aws_sdk_sns::config::Builder::from(&config)
-                    .region(region.clone())
-                    .build(),
-            ),
-            config: aws_sdk_config::Client::from_conf(
-                aws_sdk_config::config::Builder::from(&config).region(region).build(),
-            ),
+            cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation.build()),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
+            sns: aws_sdk_sns::Client::from_conf(sns.build()),
+            config: aws_sdk_config::Client::from_conf(config_service.build()),
         };
         Ok(self.lock_clients().entry(key).or_insert(clients).clone())
     }
@@ -212,21 +220,17 @@ impl ClientFactory {
     /// IAM client of one member account (IAM is global).
     pub async fn iam(&self, account_id: &str) -> Result<aws_sdk_iam::Client> {
         let config = self.account_config(account_id).await?;
-        Ok(aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::config::Builder::from(&config)
-                .region(Region::from_static(GLOBAL_REGION))
-                .build(),
-        ))
+        let mut builder = aws_sdk_iam::config::Builder::from(&config).region(Region::from_static(GLOBAL_REGION));
+        self.interceptors.iter().for_each(|i| _ = builder.push_interceptor(i.clone()));
+        Ok(aws_sdk_iam::Client::from_conf(builder.build()))
     }
 
     /// Budgets client of one member account (Budgets is global).
     pub async fn budgets(&self, account_id: &str) -> Result<aws_sdk_budgets::Client> {
         let config = self.account_config(account_id).await?;
-        Ok(aws_sdk_budgets::Client::from_conf(
-            aws_sdk_budgets::config::Builder::from(&config)
-                .region(Region::from_static(GLOBAL_REGION))
-                .build(),
-        ))
+        let mut builder = aws_sdk_budgets::config::Builder::from(&config).region(Region::from_static(GLOBAL_REGION));
+        self.interceptors.iter().for_each(|i| _ = builder.push_interceptor(i.clone()));
+        Ok(aws_sdk_budgets::Client::from_conf(builder.build()))
     }
 
     fn lock_accounts(&self) -> std::sync::MutexGuard<'_, HashMap<String, SdkConfig>> {
