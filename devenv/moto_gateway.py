@@ -405,16 +405,35 @@ def exit_when_orphaned(parent_pid: int) -> None:
         time.sleep(1.0)
 
 
+class Delay:
+    """WSGI middleware that holds every request for a fixed time, so tests can
+    make a reconcile pass last long enough to interrupt it."""
+
+    def __init__(self, app: Callable, seconds: float):
+        self.app = app
+        self.seconds = seconds
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if not environ.get("PATH_INFO", "").startswith("/moto-api"):
+            time.sleep(self.seconds)
+        return self.app(environ, start_response)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port-file", help="file to write the listening port to")
     parser.add_argument(
         "--port", type=int, default=0, help="TCP port on 127.0.0.1 (default 0: a free port)"
     )
+    parser.add_argument(
+        "--delay-ms", type=int, default=0, help="hold every AWS request this many milliseconds (default 0)"
+    )
     args = parser.parse_args(argv)
 
     moto_app = DomainDispatcherApplication(create_backend_app)
     app = CborBridge(moto_app)
+    if args.delay_ms > 0:
+        app = Delay(app, args.delay_ms / 1000.0)
 
     server = make_server(LOOPBACK, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     port = server.server_port

@@ -39,10 +39,12 @@ pub async fn run(cli: Cli, lang: Lang) -> anyhow::Result<ExitCode> {
             }
             Ok(if plan.drift.items.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DRIFT) })
         }
-        Command::Reconcile { once } => {
-            if !once {
-                anyhow::bail!(t!("cli.reconcile_needs_once", locale = lang.code()).into_owned());
-            }
+        Command::Run | Command::Reconcile { once: false } => {
+            let settings = settings(cli.config, lang)?;
+            crate::daemon::run(settings).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile { once: true } => {
             let ctx = context(cli.config, lang).await?;
             let outcome = crate::reconcile::run_once(&ctx).await?;
             print!("{}", PlanReport::new(&outcome.plan).to_text(lang));
@@ -72,11 +74,13 @@ pub async fn run(cli: Cli, lang: Lang) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn context(config: Option<PathBuf>, lang: Lang) -> anyhow::Result<crate::reconcile::Context> {
+fn settings(config: Option<PathBuf>, lang: Lang) -> anyhow::Result<Settings> {
     let file = FileConfig::load(config.as_deref()).with_context(|| t!("cli.config_failed", locale = lang.code()).into_owned())?;
-    let settings = Settings::from_file(file, |k| std::env::var(k).ok())
-        .with_context(|| t!("cli.config_failed", locale = lang.code()).into_owned())?;
-    Ok(crate::reconcile::Context::new(settings).await?)
+    Settings::from_file(file, |k| std::env::var(k).ok()).with_context(|| t!("cli.config_failed", locale = lang.code()).into_owned())
+}
+
+async fn context(config: Option<PathBuf>, lang: Lang) -> anyhow::Result<crate::reconcile::Context> {
+    Ok(crate::reconcile::Context::new(settings(config, lang)?).await?)
 }
 
 fn validate(repo: PathBuf, lang: Lang) -> anyhow::Result<ExitCode> {

@@ -53,10 +53,13 @@ pub enum Command {
     },
     /// Plan, then open, update or close one drift pull request per account.
     Reconcile {
-        /// Run one pass and exit (the daemon is `gcops run`).
+        /// Run one pass and exit; without it, the same as `gcops run`.
         #[arg(long)]
         once: bool,
     },
+    /// Run as a daemon: reconcile on every git change and live interval,
+    /// serve /metrics, /healthz, /readyz and the webhook, until SIGTERM.
+    Run,
     /// Print the JSON Schema of the desired-state documents.
     Schema,
 }

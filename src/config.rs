@@ -31,6 +31,43 @@ pub struct FileConfig {
     /// Language of pull request bodies and reports: `ja` (default) or `en`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Lang>,
+    /// Timing and endpoints of `gcops run`.
+    #[serde(default)]
+    pub daemon: DaemonConfig,
+}
+
+/// `daemon:` section: how `gcops run` schedules passes and serves HTTP.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Address of `/metrics`, `/healthz`, `/readyz` and the webhook.
+    /// Default `127.0.0.1:9464` (loopback only). Environment: `GCOPS_LISTEN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Seconds between checks of the branch head; a new commit starts a
+    /// pass. Default 300.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_interval_seconds: Option<u64>,
+    /// Seconds between full passes that read live state even when git did
+    /// not change. Default 1800.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_interval_seconds: Option<u64>,
+    /// `/readyz` turns not-ready when the last successful pass is older than
+    /// this many seconds. Default: twice the live interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_max_age_seconds: Option<u64>,
+    /// On SIGTERM or SIGINT, seconds to let the pass in flight finish
+    /// before exiting. Default 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_deadline_seconds: Option<u64>,
+    /// Watch a local repository's folder and start a pass soon after a
+    /// change (debounced). Default true; ignored for remote repositories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_local_repository: Option<bool>,
+    /// File holding the GitHub webhook secret; without it the webhook
+    /// endpoint is not served and polling finds every change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -63,14 +100,57 @@ pub enum ForgeKind {
     /// Pull requests recorded under `refs/gcops/pulls/` of the repository itself.
     #[default]
     Local,
+    /// github.com or GitHub Enterprise Server; needs the `github:` section.
+    Github,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForgeConfig {
-    /// `local` (default).
+    /// `local` (default) or `github`.
     #[serde(default)]
     pub kind: ForgeKind,
+    /// Required when `kind: github`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<GithubConfig>,
+}
+
+/// `forge.github:` section.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GithubConfig {
+    /// API root. Default `https://api.github.com`; for GitHub Enterprise
+    /// Server `https://HOST/api/v3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base_url: Option<String>,
+    /// Owner (user or organization) of the desired-state repository.
+    pub owner: String,
+    pub repo: String,
+    /// Environment variable holding a personal access token. One of
+    /// `tokenEnv`, `tokenFile` or `app` is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// File holding a personal access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// GitHub App installation instead of a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<GithubAppConfig>,
+    /// Labels added to every pull request, after `gcops`, `drift` and the account name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Users asked to review every drift pull request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviewers: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GithubAppConfig {
+    pub app_id: u64,
+    pub installation_id: u64,
+    /// PEM file of the app's private key.
+    pub private_key_file: PathBuf,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -122,6 +202,21 @@ pub struct Settings {
     pub regions_override: Vec<String>,
     pub concurrency: usize,
     pub language: Lang,
+    /// Set when `forge.kind` is `github`.
+    pub github: Option<crate::forge::github::GithubSettings>,
+    pub daemon: DaemonSettings,
+}
+
+/// Validated `daemon:` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DaemonSettings {
+    pub listen: std::net::SocketAddr,
+    pub git_interval: std::time::Duration,
+    pub live_interval: std::time::Duration,
+    pub ready_max_age: std::time::Duration,
+    pub shutdown_deadline: std::time::Duration,
+    pub watch_local_repository: bool,
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 /// Errors of loading `gcops.yaml`.
@@ -215,7 +310,15 @@ impl Settings {
             assume_role: file.aws.assume_role.unwrap_or(true),
         };
 
+        let github = match file.forge.kind {
+            ForgeKind::Local => None,
+            ForgeKind::Github => Some(github_settings(file.forge.github)?),
+        };
+        let daemon = daemon_settings(file.daemon, &env)?;
+
         Ok(Settings {
+            github,
+            daemon,
             repository,
             branch,
             token_env: file.repository.token_env,
@@ -227,6 +330,52 @@ impl Settings {
             language,
         })
     }
+}
+
+fn github_settings(config: Option<GithubConfig>) -> Result<crate::forge::github::GithubSettings, Error> {
+    use crate::forge::github::{GithubAuth, GithubSettings, TokenSource};
+    let config = config.ok_or_else(|| invalid("forge.github", "is required when forge.kind is github"))?;
+    let auth = match (config.token_env, config.token_file, config.app) {
+        (Some(var), None, None) => GithubAuth::Token(TokenSource::Env(var)),
+        (None, Some(path), None) => GithubAuth::Token(TokenSource::File(path)),
+        (None, None, Some(app)) => {
+            GithubAuth::App { app_id: app.app_id, private_key_path: app.private_key_file, installation_id: app.installation_id }
+        }
+        _ => return Err(invalid("forge.github", "set exactly one of tokenEnv, tokenFile or app")),
+    };
+    let mut settings = GithubSettings::new(config.owner, config.repo, auth);
+    if let Some(url) = config.api_base_url {
+        settings.api_base_url = url;
+    }
+    settings.labels = config.labels;
+    settings.reviewers = config.reviewers;
+    Ok(settings)
+}
+
+fn daemon_settings(config: DaemonConfig, env: &impl Fn(&str) -> Option<String>) -> Result<DaemonSettings, Error> {
+    use std::time::Duration;
+    let listen_text = env("GCOPS_LISTEN").or(config.listen).unwrap_or_else(|| "127.0.0.1:9464".to_string());
+    let listen = listen_text
+        .parse()
+        .map_err(|_| invalid("daemon.listen", &format!("{listen_text} is not an address:port such as 127.0.0.1:9464")))?;
+    let seconds = |key: &str, value: Option<u64>, default: u64| -> Result<Duration, Error> {
+        match value.unwrap_or(default) {
+            0 => Err(invalid(key, "must be at least 1 second")),
+            n => Ok(Duration::from_secs(n)),
+        }
+    };
+    let git_interval = seconds("daemon.gitIntervalSeconds", config.git_interval_seconds, 300)?;
+    let live_interval = seconds("daemon.liveIntervalSeconds", config.live_interval_seconds, 1800)?;
+    let ready_default = 2 * live_interval.as_secs();
+    Ok(DaemonSettings {
+        listen,
+        git_interval,
+        live_interval,
+        ready_max_age: seconds("daemon.readyMaxAgeSeconds", config.ready_max_age_seconds, ready_default)?,
+        shutdown_deadline: seconds("daemon.shutdownDeadlineSeconds", config.shutdown_deadline_seconds, 60)?,
+        watch_local_repository: config.watch_local_repository.unwrap_or(true),
+        webhook_secret_file: config.webhook_secret_file,
+    })
 }
 
 fn invalid(key: &str, message: &str) -> Error {
@@ -279,6 +428,26 @@ mod tests {
     fn config_region_outside_gc_is_rejected() {
         let file = FileConfig::parse("aws:\n  regions: [us-east-1]\n", Path::new("x")).unwrap();
         assert!(matches!(Settings::from_file(file, no_env), Err(Error::Invalid { .. })));
+    }
+
+    #[test]
+    fn config_daemon_defaults_and_listen() {
+        let s = Settings::from_file(FileConfig::default(), no_env).unwrap();
+        assert_eq!(s.daemon.listen.to_string(), "127.0.0.1:9464");
+        assert_eq!(s.daemon.git_interval.as_secs(), 300);
+        assert_eq!(s.daemon.live_interval.as_secs(), 1800);
+        let file = FileConfig::parse("daemon:\n  listen: nowhere\n", Path::new("x")).unwrap();
+        assert!(matches!(Settings::from_file(file, no_env), Err(Error::Invalid { .. })));
+    }
+
+    #[test]
+    fn config_github_needs_one_auth() {
+        let both = "forge:\n  kind: github\n  github:\n    owner: city\n    repo: gc\n    tokenEnv: T\n    tokenFile: /t\n";
+        let file = FileConfig::parse(both, Path::new("x")).unwrap();
+        assert!(matches!(Settings::from_file(file, no_env), Err(Error::Invalid { .. })));
+        let token = "forge:\n  kind: github\n  github:\n    owner: city\n    repo: gc\n    tokenEnv: T\n";
+        let s = Settings::from_file(FileConfig::parse(token, Path::new("x")).unwrap(), no_env).unwrap();
+        assert_eq!(s.github.unwrap().owner, "city");
     }
 
     #[test]

@@ -27,6 +27,8 @@
 //! - [`webhook`]: GitHub webhook signature checks and event parsing.
 //! - [`reconcile`]: one pass as a list of named steps; the only module that
 //!   uses all of the above.
+//! - [`daemon`]: `gcops run`, the loop around passes: triggers, schedule,
+//!   backoff, HTTP endpoints and shutdown.
 //! - [`config`]: the daemon's own settings file (`gcops.yaml`) and its
 //!   validation into [`config::Settings`].
 //! - [`cli`]: command-line arguments only; [`app`] runs a parsed command.
@@ -38,6 +40,7 @@ pub mod adopt;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod desired;
 pub mod devenv;
 pub mod diff;
@@ -52,3 +55,10 @@ pub mod templates;
 pub mod webhook;
 
 rust_i18n::i18n!("locales", fallback = "en");
+
+/// Japan Standard Time (UTC+9, no daylight saving): the calendar of the
+/// client, for expiry dates and schedules.
+pub const JST: chrono::FixedOffset = match chrono::FixedOffset::east_opt(9 * 3600) {
+    Some(offset) => offset,
+    None => panic!("UTC+9 is a valid offset"),
+};

@@ -145,12 +145,22 @@ pub fn router(state: AppState) -> Router {
 /// Serves the endpoints on `listener` until `shutdown` completes, then lets
 /// open requests finish.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+    serve_router(listener, router(state), shutdown).await
+}
+
+/// Like [`serve`] for a router the caller assembled, e.g. [`router`]
+/// merged with the webhook's.
+pub async fn serve_router(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     let addr = listener.local_addr().map_err(|source| Error::Serve {
         addr: SocketAddr::from(([0, 0, 0, 0], 0)),
         source,
     })?;
     tracing::info!(%addr, "HTTP server listening");
-    axum::serve(listener, router(state))
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|source| Error::Serve { addr, source })?;

@@ -35,6 +35,8 @@ pub struct Context {
     pub reader: crate::live::AwsReader,
     /// Language of pull request bodies.
     pub lang: Lang,
+    /// Step timings, forge requests and the per-pass gauges.
+    pub metrics: std::sync::Arc<crate::telemetry::metrics::Metrics>,
 }
 
 /// The result of the read-only part of a pass.
@@ -63,23 +65,32 @@ impl Context {
         Context::with_factory(settings, factory)
     }
 
+    /// Like [`Context::new`], counting every AWS request in `metrics`.
+    pub async fn with_metrics(settings: Settings, metrics: std::sync::Arc<crate::telemetry::metrics::Metrics>) -> Result<Context, Error> {
+        let factory = crate::live::ClientFactory::new(settings.aws.clone())
+            .await
+            .with_interceptor(crate::telemetry::aws_interceptor(metrics.clone()));
+        let mut ctx = Context::with_factory(settings, factory)?;
+        ctx.metrics = metrics;
+        Ok(ctx)
+    }
+
     /// Like [`Context::new`] with a client factory built by the caller,
     /// e.g. on explicit test credentials.
     pub fn with_factory(settings: Settings, factory: crate::live::ClientFactory) -> Result<Context, Error> {
         let repo = open_repo(&settings).map_err(Error::Source)?;
-        let forge: Box<dyn Forge> = match settings.forge {
-            crate::config::ForgeKind::Local => {
-                Box::new(crate::forge::local::LocalForge::new(repo.git().path()).map_err(|source| Error::Forge {
-                    account: "-".to_string(),
-                    forge: "local",
-                    operation: "open",
-                    source,
-                })?)
-            }
+        let forge_error = |forge, source| Error::Forge { account: "-".to_string(), forge, operation: "open", source };
+        let forge: Box<dyn Forge> = match (&settings.forge, &settings.github) {
+            (crate::config::ForgeKind::Github, Some(github)) => Box::new(
+                crate::forge::github::GithubForge::new(github.clone())
+                    .map_err(|e| forge_error("github", crate::forge::Error::Github(e)))?,
+            ),
+            _ => Box::new(crate::forge::local::LocalForge::new(repo.git().path()).map_err(|e| forge_error("local", e))?),
         };
         let reader = crate::live::AwsReader::new(std::sync::Arc::new(factory));
         let lang = settings.language;
-        Ok(Context { settings, repo, forge, reader, lang })
+        let metrics = std::sync::Arc::new(crate::telemetry::metrics::Metrics::new());
+        Ok(Context { settings, repo, forge, reader, lang, metrics })
     }
 }
 
@@ -99,19 +110,29 @@ fn open_repo(settings: &Settings) -> Result<Repo, crate::source::Error> {
 
 /// The read-only steps: fetch, load and validate, read live, diff.
 pub async fn plan(ctx: &Context) -> Result<Plan, Error> {
+    use crate::telemetry::metrics::Step;
+
     // Fetch: the branch head is the desired state; the work tree is ignored.
+    let timer = ctx.metrics.time_step(Step::Fetch);
     let commit = fetch_commit(ctx)?;
+    drop(timer);
     let span = info_span!("reconcile", repo.revision = %commit);
 
     async {
         // Load and validate everything at that commit; any error stops the pass.
+        let timer = ctx.metrics.time_step(Step::Validate);
         let (desired, files) = load_desired(ctx, commit)?;
+        drop(timer);
 
         // Read every account of the environment, concurrently and bounded.
+        let timer = ctx.metrics.time_step(Step::ReadLive);
         let live = read_live(ctx, &desired).await;
+        drop(timer);
 
         // Compare: a pure function of the two states.
+        let timer = ctx.metrics.time_step(Step::Diff);
         let drift = crate::diff::diff(&desired, &live);
+        drop(timer);
 
         Ok(Plan { commit, desired, files, live, drift })
     }
@@ -127,8 +148,14 @@ pub async fn run_once(ctx: &Context) -> Result<PassOutcome, Error> {
     // Guard: with no account readable, nothing is known; write nothing.
     check_any_account_read(ctx, &plan)?;
 
+    // Publish the pass's gauges: computed from the snapshot, never incremented.
+    let today = chrono::Utc::now().with_timezone(&crate::JST).date_naive();
+    ctx.metrics.publish(&crate::telemetry::metrics::snapshot(&plan.desired, &plan.drift, today));
+
     // Propose: open, update or close the drift pull request of each account.
+    let timer = ctx.metrics.time_step(crate::telemetry::metrics::Step::Propose);
     let (pulls, errors) = propose::propose_all(ctx, &plan).await;
+    drop(timer);
 
     let counts = plan.drift.counts();
     info!(
@@ -170,6 +197,11 @@ fn check_any_account_read(ctx: &Context, plan: &Plan) -> Result<(), Error> {
         .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
         .unwrap_or_else(|| "the default AWS endpoints".to_string());
     Err(Error::LiveUnavailable { endpoint, first_reason: reasons[0].to_string() })
+}
+
+/// Fetches (for a remote) and returns the branch head, without a pass.
+pub fn current_head(ctx: &Context) -> Result<Oid, Error> {
+    fetch_commit(ctx)
 }
 
 fn fetch_commit(ctx: &Context) -> Result<Oid, Error> {

@@ -73,6 +73,7 @@ async fn propose_account(ctx: &Context, plan: &Plan, account: &Account) -> Resul
     let branch = drift_branch(account);
     let items = plan.drift.items_for(&account.id);
     let existing = ctx.forge.find_by_branch(&branch).await.map_err(forge_error(ctx, account, "find pull request"))?;
+    let existing = counted(ctx, "find pull request", existing);
     let outcome = |action, number| PullOutcome { account: account.name.clone(), branch: branch.clone(), action, number };
 
     if items.is_empty() {
@@ -80,6 +81,7 @@ async fn propose_account(ctx: &Context, plan: &Plan, account: &Account) -> Resul
             Some(pr) if pr.state == PullState::Open => {
                 let comment = crate::forge::render::render_closing_comment(account, ctx.lang);
                 ctx.forge.close(pr.number, &comment).await.map_err(forge_error(ctx, account, "close pull request"))?;
+                counted(ctx, "close pull request", ());
                 Ok(outcome(PullAction::Closed, Some(pr.number)))
             }
             _ => Ok(outcome(PullAction::None, None)),
@@ -108,10 +110,12 @@ async fn propose_account(ctx: &Context, plan: &Plan, account: &Account) -> Resul
     match existing {
         Some(pr) if pr.state == PullState::Open => {
             ctx.forge.update(pr.number, &content).await.map_err(forge_error(ctx, account, "update pull request"))?;
+            counted(ctx, "update pull request", ());
             Ok(outcome(PullAction::Updated, Some(pr.number)))
         }
         _ => {
             let pr = ctx.forge.open(&content).await.map_err(forge_error(ctx, account, "open pull request"))?;
+            let pr = counted(ctx, "open pull request", pr);
             Ok(outcome(PullAction::Opened, Some(pr.number)))
         }
     }
@@ -156,6 +160,17 @@ fn write_drift_commit(
     })
 }
 
+/// Maps a failed forge call to the step's error and counts it; successful
+/// calls are counted by [`counted`].
 fn forge_error<'a>(ctx: &'a Context, account: &'a Account, operation: &'static str) -> impl FnOnce(crate::forge::Error) -> Error + 'a {
-    move |source| Error::Forge { account: account.name.clone(), forge: ctx.forge.name(), operation, source }
+    move |source| {
+        ctx.metrics.count_forge_request(ctx.forge.name(), operation, crate::telemetry::metrics::RequestOutcome::Error);
+        Error::Forge { account: account.name.clone(), forge: ctx.forge.name(), operation, source }
+    }
+}
+
+/// Counts a successful forge call and passes its value through.
+fn counted<T>(ctx: &Context, operation: &'static str, value: T) -> T {
+    ctx.metrics.count_forge_request(ctx.forge.name(), operation, crate::telemetry::metrics::RequestOutcome::Success);
+    value
 }

@@ -38,6 +38,12 @@ impl MotoGateway {
     ///
     /// Panics with the gateway's log when it does not start.
     pub fn start() -> MotoGateway {
+        MotoGateway::start_with(&[])
+    }
+
+    /// Like [`MotoGateway::start`] with extra gateway arguments, such as
+    /// `["--delay-ms", "50"]` to slow every request down.
+    pub fn start_with(args: &[&str]) -> MotoGateway {
         let root = repo_root();
         ensure_moto_installed(&root);
 
@@ -50,6 +56,7 @@ impl MotoGateway {
             .arg(root.join("devenv/moto_gateway.py"))
             .arg("--port-file")
             .arg(&port_file)
+            .args(args)
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log file handle"))

@@ -1,0 +1,217 @@
+//! `gcops run` as a process: a pushed commit triggers a pass that shows in
+//! the metrics, SIGTERM during a pass exits cleanly after the pass, and a
+//! restart duplicates no pull request.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::moto::MotoGateway;
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git").arg("-C").arg(dir).args(["-c", "user.name=operator", "-c", "user.email=op@example.jp"]).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A work clone with the example committed, and the bare repository it pushes to.
+fn repos(dir: &Path) -> (PathBuf, PathBuf) {
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(Command::new("cp").arg("-r").arg(root.join("desired-state")).arg(root.join("templates")).arg(&work).status().unwrap().success());
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "Desired state of Sample City"]);
+    let bare = dir.join("city.git");
+    git(dir, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    (work, bare)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn aws_env(moto: &MotoGateway) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto.endpoint_url().to_string()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("AWS_REGION", "ap-northeast-1".to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ]
+}
+
+fn start_daemon(config: &Path, moto: &MotoGateway, log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_gcops"))
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .envs(aws_env(moto))
+        .env("GCOPS_LOG", "warn,gcops=debug")
+        .env_remove("GCOPS_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\nConnection: close\r\n\r\n").ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+fn successful_passes(port: u16) -> u64 {
+    let Some(text) = http_get(port, "/metrics") else { return 0 };
+    text.lines()
+        .find(|l| l.starts_with("gcops_reconcile_passes_total{") && l.contains("outcome=\"success\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .unwrap_or(0)
+}
+
+fn wait_until(what: &str, log: &Path, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}; daemon log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn pull_refs(bare: &Path) -> Vec<String> {
+    let out = Command::new("git").arg("-C").arg(bare).args(["for-each-ref", "--format=%(refname) %(objectname)", "refs/gcops/pulls"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+fn count_in_log(log: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(log).unwrap_or_default().matches(needle).count()
+}
+
+fn terminate(child: &Child) {
+    assert!(Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
+}
+
+fn wait_exit(child: &mut Child, log: &Path, timeout: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("daemon did not exit after SIGTERM; log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn daemon_pass_on_push_clean_shutdown_and_restart() {
+    // Every AWS request is held 40 ms so that a pass lasts long enough to
+    // be interrupted.
+    let moto = MotoGateway::start_with(&["--delay-ms", "40"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (work, bare) = repos(tmp.path());
+
+    for step in ["seed", "hand-changes"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_gcops-devenv")).arg(step).arg(&work).envs(aws_env(&moto)).output().unwrap();
+        assert!(out.status.success(), "{step}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    let port = free_port();
+    let config = tmp.path().join("gcops.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "repository:\n  url: {}\naws:\n  maxAttempts: 1\ndaemon:\n  listen: 127.0.0.1:{port}\n  gitIntervalSeconds: 1\n  liveIntervalSeconds: 3600\n  shutdownDeadlineSeconds: 60\n",
+            bare.display()
+        ),
+    )
+    .unwrap();
+    let log = tmp.path().join("daemon.log");
+    let mut daemon = start_daemon(&config, &moto, &log);
+
+    // The start-up pass opens the drift pull requests.
+    wait_until("the first successful pass", &log, Duration::from_secs(60), || successful_passes(port) >= 1);
+    let pulls = pull_refs(&bare);
+    assert_eq!(pulls.len(), 2, "one pull request per drifted account: {pulls:?}");
+    assert!(http_get(port, "/readyz").unwrap().starts_with("HTTP/1.1 200"), "ready after a successful pass");
+
+    // A pushed commit starts a pass, seen in the metrics.
+    std::fs::write(work.join("NOTES.md"), "operator notes\n").unwrap();
+    git(&work, &["add", "NOTES.md"]);
+    git(&work, &["commit", "-qm", "Add notes"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    wait_until("the pass triggered by the push", &log, Duration::from_secs(60), || successful_passes(port) >= 2);
+
+    // SIGTERM during a pass: the pass finishes, then the process exits 0.
+    let started_before = count_in_log(&log, "reconcile pass started");
+    std::fs::write(work.join("NOTES.md"), "more notes\n").unwrap();
+    git(&work, &["commit", "-qam", "More notes"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    wait_until("a pass to start", &log, Duration::from_secs(60), || count_in_log(&log, "reconcile pass started") > started_before);
+    terminate(&daemon);
+    let status = wait_exit(&mut daemon, &log, Duration::from_secs(90));
+    assert_eq!(status.code(), Some(0), "clean exit; log:\n{}", std::fs::read_to_string(&log).unwrap());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let signal_at = text.find("shutdown requested").expect("the signal is logged");
+    assert!(text[signal_at..].contains("reconcile pass finished"), "the pass in flight finished after the signal:\n{text}");
+
+    // Restart: same drift, no new pull request and no moved ref.
+    let log2 = tmp.path().join("daemon2.log");
+    let mut daemon = start_daemon(&config, &moto, &log2);
+    wait_until("the pass after restart", &log2, Duration::from_secs(60), || successful_passes(port) >= 1);
+    assert_eq!(pull_refs(&bare), pulls, "a restart must not duplicate or rewrite pull requests");
+    terminate(&daemon);
+    assert_eq!(wait_exit(&mut daemon, &log2, Duration::from_secs(90)).code(), Some(0));
+}
+
+#[test]
+fn daemon_port_in_use_fails_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_work, bare) = repos(tmp.path());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = tmp.path().join("gcops.yaml");
+    std::fs::write(&config, format!("repository:\n  url: {}\ndaemon:\n  listen: 127.0.0.1:{port}\n", bare.display())).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gcops"))
+        .args(["--lang", "en", "--config"])
+        .arg(&config)
+        .arg("run")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "error names the address: {stderr}");
+}
+
+#[test]
+fn daemon_unreachable_repository_fails_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("gcops.yaml");
+    let missing = tmp.path().join("no-such-repo");
+    std::fs::write(&config, format!("repository:\n  url: {}\ndaemon:\n  listen: 127.0.0.1:0\n", missing.display())).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gcops"))
+        .args(["--lang", "en", "--config"])
+        .arg(&config)
+        .arg("run")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-repo"));
+}
