@@ -125,6 +125,7 @@ pub struct GithubConfig {
     pub api_base_url: Option<String>,
     /// Owner (user or organization) of the desired-state repository.
     pub owner: String,
+    /// Name of the desired-state repository.
     pub repo: String,
     /// Environment variable holding a personal access token. One of
     /// `tokenEnv`, `tokenFile` or `app` is required.
@@ -147,7 +148,9 @@ pub struct GithubConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GithubAppConfig {
+    /// Numeric id of the GitHub App.
     pub app_id: u64,
+    /// Id of the app's installation on the repository's owner.
     pub installation_id: u64,
     /// PEM file of the app's private key.
     pub private_key_file: PathBuf,
@@ -387,6 +390,72 @@ fn is_remote_url(s: &str) -> bool {
     s.contains("://") || (s.contains('@') && s.contains(':') && !Path::new(s).exists())
 }
 
+/// The configuration reference in Markdown, generated from the doc comments
+/// of [`FileConfig`] and its sections (committed as `docs/configuration.md`).
+pub fn reference_markdown() -> String {
+    let schema = serde_json::to_value(schemars::schema_for!(FileConfig)).expect("schema serialises");
+    let mut out = String::from(
+        "# gcops.yaml reference\n\nGenerated from the documentation of the settings types \
+         (`GCOPS_UPDATE_DOCS=1 cargo test --lib config` regenerates it). Unknown keys are errors.\n\n\
+         | key | type | meaning |\n| --- | --- | --- |\n",
+    );
+    let defs = schema.get("$defs").cloned().unwrap_or_default();
+    describe_properties(&schema, &defs, "", &mut out);
+    out
+}
+
+fn describe_properties(schema: &serde_json::Value, defs: &serde_json::Value, prefix: &str, out: &mut String) {
+    let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else { return };
+    for (key, property) in properties {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let (resolved, type_name) = resolve_schema(property, defs);
+        let description = property
+            .get("description")
+            .or_else(|| resolved.get("description"))
+            .and_then(|d| d.as_str())
+            .unwrap_or("")
+            .replace('\n', " ");
+        out.push_str(&format!("| `{path}` | {type_name} | {description} |\n"));
+        if resolved.get("properties").is_some() {
+            describe_properties(&resolved, defs, &path, out);
+        }
+    }
+}
+
+/// Follows `$ref` and `anyOf: [X, null]` to the schema that describes a value.
+fn resolve_schema(schema: &serde_json::Value, defs: &serde_json::Value) -> (serde_json::Value, String) {
+    if let Some(reference) = schema.get("$ref").and_then(|r| r.as_str()) {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        let target = defs.get(name).cloned().unwrap_or_default();
+        // Enums appear as `enum: [..]`, or as `oneOf` of `const` values when
+        // their variants carry doc comments.
+        let values: Vec<String> = match (target.get("enum"), target.get("oneOf")) {
+            (Some(serde_json::Value::Array(values)), _) => values.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            (_, Some(serde_json::Value::Array(options))) => {
+                options.iter().filter_map(|o| o.get("const").and_then(|c| c.as_str()).map(str::to_string)).collect()
+            }
+            _ => Vec::new(),
+        };
+        let type_name = if values.is_empty() { "section".to_string() } else { values.join(" \\| ") };
+        return (target, type_name);
+    }
+    if let Some(options) = schema.get("anyOf").and_then(|a| a.as_array()) {
+        if let Some(inner) = options.iter().find(|o| o.get("type").and_then(|t| t.as_str()) != Some("null")) {
+            return resolve_schema(inner, defs);
+        }
+    }
+    let type_name = match schema.get("type") {
+        Some(serde_json::Value::String(t)) => t.clone(),
+        Some(serde_json::Value::Array(ts)) => ts.iter().filter_map(|t| t.as_str()).filter(|t| *t != "null").collect::<Vec<_>>().join(", "),
+        _ => "value".to_string(),
+    };
+    let type_name = match (type_name.as_str(), schema.get("items").and_then(|i| i.get("type")).and_then(|t| t.as_str())) {
+        ("array", Some(item)) => format!("list of {item}"),
+        _ => type_name,
+    };
+    (schema.clone(), type_name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,6 +517,17 @@ mod tests {
         let token = "forge:\n  kind: github\n  github:\n    owner: city\n    repo: gc\n    tokenEnv: T\n";
         let s = Settings::from_file(FileConfig::parse(token, Path::new("x")).unwrap(), no_env).unwrap();
         assert_eq!(s.github.unwrap().owner, "city");
+    }
+
+    #[test]
+    fn config_reference_is_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
+        let generated = reference_markdown();
+        if std::env::var_os("GCOPS_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(committed == generated, "docs/configuration.md is stale: run GCOPS_UPDATE_DOCS=1 cargo test --lib config");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub enum Lang {
     /// Japanese, the default for reports and pull request bodies.
     #[default]
     Ja,
+    /// English.
     En,
 }
 
