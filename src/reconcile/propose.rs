@@ -72,16 +72,16 @@ pub(super) async fn propose_all(ctx: &Context, plan: &Plan) -> (Vec<PullOutcome>
 async fn propose_account(ctx: &Context, plan: &Plan, account: &Account) -> Result<PullOutcome, Error> {
     let branch = drift_branch(account);
     let items = plan.drift.items_for(&account.id);
-    let existing = ctx.forge.find_by_branch(&branch).await.map_err(forge_error(ctx, account, "find pull request"))?;
-    let existing = counted(ctx, "find pull request", existing);
+    let existing = ctx.forge.find_by_branch(&branch).await.map_err(forge_error(ctx, account, "find_pull"))?;
+    let existing = counted(ctx, "find_pull", existing);
     let outcome = |action, number| PullOutcome { account: account.name.clone(), branch: branch.clone(), action, number };
 
     if items.is_empty() {
         return match existing {
             Some(pr) if pr.state == PullState::Open => {
                 let comment = crate::forge::render::render_closing_comment(account, ctx.lang);
-                ctx.forge.close(pr.number, &comment).await.map_err(forge_error(ctx, account, "close pull request"))?;
-                counted(ctx, "close pull request", ());
+                ctx.forge.close(pr.number, &comment).await.map_err(forge_error(ctx, account, "close_pull"))?;
+                counted(ctx, "close_pull", ());
                 Ok(outcome(PullAction::Closed, Some(pr.number)))
             }
             _ => Ok(outcome(PullAction::None, None)),
@@ -109,13 +109,13 @@ async fn propose_account(ctx: &Context, plan: &Plan, account: &Account) -> Resul
 
     match existing {
         Some(pr) if pr.state == PullState::Open => {
-            ctx.forge.update(pr.number, &content).await.map_err(forge_error(ctx, account, "update pull request"))?;
-            counted(ctx, "update pull request", ());
+            ctx.forge.update(pr.number, &content).await.map_err(forge_error(ctx, account, "update_pull"))?;
+            counted(ctx, "update_pull", ());
             Ok(outcome(PullAction::Updated, Some(pr.number)))
         }
         _ => {
-            let pr = ctx.forge.open(&content).await.map_err(forge_error(ctx, account, "open pull request"))?;
-            let pr = counted(ctx, "open pull request", pr);
+            let pr = ctx.forge.open(&content).await.map_err(forge_error(ctx, account, "open_pull"))?;
+            let pr = counted(ctx, "open_pull", pr);
             Ok(outcome(PullAction::Opened, Some(pr.number)))
         }
     }
