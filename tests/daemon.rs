@@ -215,3 +215,50 @@ fn daemon_unreachable_repository_fails_at_start() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-repo"));
 }
+
+#[test]
+fn daemon_survives_aws_outage_and_recovers() {
+    let mut moto = MotoGateway::start();
+    let moto_port = moto.port();
+    let tmp = tempfile::tempdir().unwrap();
+    let (work, bare) = repos(tmp.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_gcops-devenv")).arg("seed").arg(&work).envs(aws_env(&moto)).output().unwrap();
+    assert!(out.status.success(), "seed: {}", String::from_utf8_lossy(&out.stderr));
+
+    let port = free_port();
+    let config = tmp.path().join("gcops.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "repository:\n  url: {}\naws:\n  maxAttempts: 1\ndaemon:\n  listen: 127.0.0.1:{port}\n  gitIntervalSeconds: 1\n  liveIntervalSeconds: 1\n  readyMaxAgeSeconds: 3\n",
+            bare.display()
+        ),
+    )
+    .unwrap();
+    let log = tmp.path().join("daemon.log");
+    let mut daemon = start_daemon(&config, &moto, &log);
+    wait_until("the first successful pass", &log, Duration::from_secs(60), || successful_passes(port) >= 1);
+
+    // AWS goes away: the daemon stays up, turns not-ready and counts failures.
+    drop(moto);
+    wait_until("readyz to turn not-ready", &log, Duration::from_secs(60), || {
+        http_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 503"))
+    });
+    let metrics = http_get(port, "/metrics").unwrap();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("gcops_reconcile_passes_total{") && l.contains("failure") && !l.ends_with(" 0")),
+        "failed passes are counted:\n{metrics}"
+    );
+    assert!(daemon.try_wait().unwrap().is_none(), "the daemon stays up during the outage");
+
+    // AWS comes back on the same port: the daemon recovers without a restart.
+    moto = MotoGateway::start_with(&["--port", &moto_port.to_string()]);
+    let out = Command::new(env!("CARGO_BIN_EXE_gcops-devenv")).arg("seed").arg(&work).envs(aws_env(&moto)).output().unwrap();
+    assert!(out.status.success(), "seed again: {}", String::from_utf8_lossy(&out.stderr));
+    wait_until("readyz to recover", &log, Duration::from_secs(90), || {
+        http_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+    });
+    terminate(&daemon);
+    assert_eq!(wait_exit(&mut daemon, &log, Duration::from_secs(60)).code(), Some(0));
+    drop(moto);
+}

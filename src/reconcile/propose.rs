@@ -114,6 +114,16 @@ async fn propose_account(ctx: &Context, plan: &Plan, account: &Account) -> Resul
             Ok(outcome(PullAction::Updated, Some(pr.number)))
         }
         _ => {
+            // Another replica may have opened one since the lookup above;
+            // look again right before opening so that it is updated instead.
+            // NOTE: this narrows the race between replicas but does not close
+            // it; running one leader (deploy/kubernetes/HA.md) does.
+            let again = ctx.forge.find_by_branch(&branch).await.map_err(forge_error(ctx, account, "find_pull"))?;
+            if let Some(pr) = counted(ctx, "find_pull", again).filter(|pr| pr.state == PullState::Open) {
+                ctx.forge.update(pr.number, &content).await.map_err(forge_error(ctx, account, "update_pull"))?;
+                counted(ctx, "update_pull", ());
+                return Ok(outcome(PullAction::Updated, Some(pr.number)));
+            }
             let pr = ctx.forge.open(&content).await.map_err(forge_error(ctx, account, "open_pull"))?;
             let pr = counted(ctx, "open_pull", pr);
             Ok(outcome(PullAction::Opened, Some(pr.number)))
