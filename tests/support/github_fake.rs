@@ -83,7 +83,23 @@ pub struct FakeState {
     pub apply_then_fail_next: u32,
     /// Limits `apply_then_fail_next` to requests with this method.
     pub apply_then_fail_method: Option<String>,
+    /// A real git repository whose branches count as pushed, so that tests
+    /// where gcops pushes with git need no `push_branch` calls.
+    pub git_dir: Option<std::path::PathBuf>,
     next_id: u64,
+}
+
+impl FakeState {
+    /// Head commit of `branch`: the real repository's ref when one is
+    /// attached, else the branch recorded by `push_branch`.
+    fn branch_sha(&self, branch: &str) -> Option<String> {
+        let from_git = self.git_dir.as_ref().and_then(|dir| {
+            let repo = git2::Repository::open(dir).ok()?;
+            let target = repo.find_reference(&format!("refs/heads/{branch}")).ok()?.target()?;
+            Some(target.to_string())
+        });
+        from_git.or_else(|| self.branches.get(branch).cloned())
+    }
 }
 
 /// A running fake; the server stops when the test's runtime ends.
@@ -127,6 +143,12 @@ impl GithubFake {
 
     pub fn state(&self) -> MutexGuard<'_, FakeState> {
         self.state.lock().unwrap()
+    }
+
+    /// Reads branches from the git repository at `dir` (bare or not), where
+    /// the code under test pushes.
+    pub fn serve_git(&self, dir: &std::path::Path) {
+        self.state().git_dir = Some(dir.to_path_buf());
     }
 
     /// Creates or moves `branch` to `sha`, as a git push would.
@@ -318,7 +340,11 @@ fn pull_json(state: &FakeState, pull: &FakePull) -> Value {
         "merged_at": if pull.merged { Value::from("2026-01-01T00:00:00Z") } else { Value::Null },
         "html_url": format!("https://github.example/{}/{}/pull/{}", state.owner, state.repo, pull.number),
         "labels": pull.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
-        "head": { "ref": pull.head_ref, "sha": pull.head_sha, "label": format!("{}:{}", state.owner, pull.head_ref) },
+        "head": {
+            "ref": pull.head_ref,
+            "sha": state.git_dir.as_ref().and_then(|_| state.branch_sha(&pull.head_ref)).unwrap_or_else(|| pull.head_sha.clone()),
+            "label": format!("{}:{}", state.owner, pull.head_ref)
+        },
         "base": { "ref": pull.base_ref, "sha": "0000000000000000000000000000000000000000" },
     })
 }
@@ -373,7 +399,7 @@ async fn create_pull(
     let (Some(title), Some(head), Some(base)) = (field("title"), field("head"), field("base")) else {
         return message(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed");
     };
-    let Some(sha) = state.branches.get(&head).cloned() else {
+    let Some(sha) = state.branch_sha(&head) else {
         return message(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: head invalid");
     };
     if state.pulls.iter().any(|p| p.head_ref == head && p.state == "open") {
