@@ -4,6 +4,7 @@
 
 pub mod de;
 pub mod error;
+pub mod guardrails;
 pub mod load;
 pub mod model;
 pub mod position;
@@ -13,6 +14,7 @@ pub mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use guardrails::check_guardrails;
 pub use error::{Rule, ValidationError, ValidationErrors};
 pub use load::{load, load_dir, read_files};
 pub use schema::json_schema;
