@@ -14,7 +14,7 @@ pub mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use guardrails::check_guardrails;
 pub use error::{Rule, ValidationError, ValidationErrors};
+pub use guardrails::check_guardrails;
 pub use load::{load, load_dir, read_files};
 pub use schema::json_schema;
