@@ -190,7 +190,7 @@ impl GrantCheck<'_> {
                     self.errors.push(err);
                 }
                 // NOTE: a NotAction statement is judged against the denied
-                // list only; whether it reaches sts:AssumeRole is not checked.
+                // list only, so whether it reaches sts:AssumeRole is not checked.
                 continue;
             }
 
