@@ -48,11 +48,19 @@ pub enum Rule {
     ProvenanceMissing,
     ProvenanceInvalid,
     DigestMismatch,
+    GuardrailVendorAccount,
+    GuardrailDeniedAction,
+    GuardrailAssumeRoleAny,
+    GuardrailBoundaryRequired,
+    GuardrailExpiryTooFar,
+    GuardrailTrustWildcard,
+    GuardrailTrustPrincipal,
+    GuardrailDeniedManagedPolicy,
 }
 
 impl Rule {
     /// Every rule, for tests that check each one has a message.
-    pub const ALL: [Rule; 37] = [
+    pub const ALL: [Rule; 45] = [
         Rule::ReadFailed,
         Rule::YamlSyntax,
         Rule::NotUtf8,
@@ -90,6 +98,14 @@ impl Rule {
         Rule::ProvenanceMissing,
         Rule::ProvenanceInvalid,
         Rule::DigestMismatch,
+        Rule::GuardrailVendorAccount,
+        Rule::GuardrailDeniedAction,
+        Rule::GuardrailAssumeRoleAny,
+        Rule::GuardrailBoundaryRequired,
+        Rule::GuardrailExpiryTooFar,
+        Rule::GuardrailTrustWildcard,
+        Rule::GuardrailTrustPrincipal,
+        Rule::GuardrailDeniedManagedPolicy,
     ];
 
     /// Returns the rule code as printed, e.g. `unknown-account`.
@@ -132,6 +148,14 @@ impl Rule {
             Rule::ProvenanceMissing => "provenance-missing",
             Rule::ProvenanceInvalid => "provenance-invalid",
             Rule::DigestMismatch => "digest-mismatch",
+            Rule::GuardrailVendorAccount => "guardrail-vendor-account",
+            Rule::GuardrailDeniedAction => "guardrail-denied-action",
+            Rule::GuardrailAssumeRoleAny => "guardrail-assume-role-any",
+            Rule::GuardrailBoundaryRequired => "guardrail-boundary-required",
+            Rule::GuardrailExpiryTooFar => "guardrail-expiry-too-far",
+            Rule::GuardrailTrustWildcard => "guardrail-trust-wildcard",
+            Rule::GuardrailTrustPrincipal => "guardrail-trust-principal",
+            Rule::GuardrailDeniedManagedPolicy => "guardrail-denied-managed-policy",
         }
     }
 

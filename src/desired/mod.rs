@@ -4,6 +4,7 @@
 
 pub mod de;
 pub mod error;
+pub mod guardrails;
 pub mod load;
 pub mod model;
 pub mod position;
@@ -14,5 +15,6 @@ pub mod validate;
 mod tests;
 
 pub use error::{Rule, ValidationError, ValidationErrors};
+pub use guardrails::check_guardrails;
 pub use load::{load, load_dir, read_files};
 pub use schema::json_schema;

@@ -99,6 +99,68 @@ pub struct Environment {
     /// Regions this client uses; each must be one that GC allows.
     pub regions: Vec<String>,
     pub accounts: Vec<Account>,
+    /// Permission guardrails checked on every PermissionGrant. When absent,
+    /// the defaults of [`Guardrails`] apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrails: Option<Guardrails>,
+}
+
+/// Permission guardrails (権限管理): limits on what a PermissionGrant may
+/// give, checked by `gcops validate` and on every plan. Vendor grants get
+/// every rule. Operator grants get only `maxExpiryMonths` and
+/// `requireBoundary`, unless `allRulesForOperators` is on. A field left out
+/// keeps its default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Guardrails {
+    /// Switch that limits a vendor grant to `area: asp` accounts whose
+    /// `vendor` is the grant's principal name. Default true.
+    pub vendor_own_accounts_only: bool,
+    /// Actions no Allow statement of an inline policy may grant, compared
+    /// case-insensitively. An entry `service:pattern` denies every action
+    /// the pattern can reach, including wildcards such as `*` or `iam:Pass*`.
+    /// The entry `*` denies the all-actions wildcard itself. `NotAction` in
+    /// an Allow statement counts as a wildcard. Empty turns the rule off.
+    pub denied_actions: Vec<String>,
+    /// Switch that denies `sts:AssumeRole` (or a wildcard reaching it, e.g.
+    /// `sts:*`) allowed on Resource `*`. Default true.
+    pub deny_assume_role_any: bool,
+    /// Switch that makes `permissionBoundary` required. Default true.
+    pub require_boundary: bool,
+    /// Latest `expires` allowed, in months after today. 0 turns the limit
+    /// off. Default 12.
+    pub max_expiry_months: u32,
+    /// Switch that denies trust principals containing a wildcard (`*`,
+    /// `arn:aws:iam::*:root`). Default true.
+    pub deny_trust_wildcards: bool,
+    /// Switch that requires every trust principal of a vendor grant to be
+    /// the IAM ARN of an account root, a role or a user. Default true.
+    pub vendor_trust_arns_only: bool,
+    /// Managed policy ARNs no grant may attach, compared
+    /// case-insensitively. Empty turns the rule off.
+    pub denied_managed_policies: Vec<String>,
+    /// Switch that applies every rule except the vendor-only ones
+    /// (`vendorOwnAccountsOnly`, `vendorTrustArnsOnly`) to operator grants
+    /// too. Default false, so operators get only the expiry and boundary rules.
+    pub all_rules_for_operators: bool,
+}
+
+impl Default for Guardrails {
+    fn default() -> Self {
+        Guardrails {
+            vendor_own_accounts_only: true,
+            denied_actions: ["*", "iam:*", "organizations:*", "account:*"].map(String::from).to_vec(),
+            deny_assume_role_any: true,
+            require_boundary: true,
+            max_expiry_months: 12,
+            deny_trust_wildcards: true,
+            vendor_trust_arns_only: true,
+            denied_managed_policies: ["arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/IAMFullAccess"]
+                .map(String::from)
+                .to_vec(),
+            all_rules_for_operators: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

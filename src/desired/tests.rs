@@ -72,7 +72,7 @@ const ASP: &str = "    - {id: \"222222222222\", name: jumin-asp, area: asp, ou: 
 
 fn grant(principal: &str, extra: &str) -> String {
     format!(
-        "apiVersion: gcops/v1\nkind: PermissionGrant\nid: g\nspec:\n  principal: {principal}\n  accounts: [jumin-asp]\n  roleName: R\n  trust: {{principals: [x]}}\n  ticket: T-1\n{extra}"
+        "apiVersion: gcops/v1\nkind: PermissionGrant\nid: g\nspec:\n  principal: {principal}\n  accounts: [jumin-asp]\n  roleName: R\n  trust: {{principals: [\"arn:aws:iam::333333333333:root\"]}}\n  permissionBoundary: B\n  ticket: T-1\n{extra}"
     )
 }
 
@@ -96,7 +96,7 @@ fn fixture_doc_refs() {
     assert_eq!(second.index, 1);
     assert_eq!(second.kind, Kind::PermissionGrant);
     assert_eq!(second.id, "ops-admin");
-    assert_eq!(second.pos.to_string(), "desired-state/permissions/vendor.yaml:24:1");
+    assert_eq!(second.pos.to_string(), "desired-state/permissions/vendor.yaml:25:1");
     let env = state.environment.as_ref().unwrap();
     assert_eq!(env.doc.pos.line, 2);
 }
@@ -105,7 +105,7 @@ fn fixture_doc_refs() {
 fn fixture_values() {
     let state = load_dir(&fixture_root(), today()).unwrap();
     let grant = &state.grants[0].spec;
-    assert_eq!(grant.expires, NaiveDate::from_ymd_opt(2099, 12, 31));
+    assert_eq!(grant.expires, NaiveDate::from_ymd_opt(2026, 12, 31));
     assert_eq!(grant.inline_policies["LogsRead"]["Version"], "2012-10-17");
     assert_eq!(state.config_rules[0].spec.input_parameters["MinimumPasswordLength"], "14");
     assert_eq!(state.alarms[0].spec.threshold, 1.0);
@@ -233,7 +233,7 @@ fn rule_invalid_date() {
     let text = grant("{kind: operator, name: ops}", "  expires: 2026-02-30\n");
     let err = only(&with(fixture(), "desired-state/permissions/extra.yaml", &text));
     assert_eq!(err.rule, Rule::InvalidValue);
-    assert_eq!(err.pos.to_string(), "desired-state/permissions/extra.yaml:10:12");
+    assert_eq!(err.pos.to_string(), "desired-state/permissions/extra.yaml:11:12");
 }
 
 #[test]
@@ -453,7 +453,7 @@ fn rule_grant_expired() {
     let path = "desired-state/permissions/extra.yaml";
     let err = only(&with(fixture(), path, &grant("{kind: operator, name: ops}", "  expires: 2026-01-14\n")));
     assert_eq!(err.rule, Rule::GrantExpired);
-    assert_eq!(err.pos.to_string(), format!("{path}:10:12"));
+    assert_eq!(err.pos.to_string(), format!("{path}:11:12"));
     assert_eq!(err.get("today"), Some("2026-01-15"));
 }
 
@@ -463,7 +463,7 @@ fn rule_grant_expires_today_valid() {
     assert!(errors(&with(fixture(), path, &grant("{kind: operator, name: ops}", "  expires: 2026-01-15\n"))).is_empty());
 }
 
-const WILDCARD_LIST: &str = "  expires: 2099-01-01\n  inlinePolicies:\n    All.Things:\n      Statement:\n        - Effect: Allow\n          Action: s3:GetObject\n          Resource: \"*\"\n        - Effect: Allow\n          Action: [\"s3:*\", \"*\"]\n          Resource: [\"*\"]\n";
+const WILDCARD_LIST: &str = "  expires: 2026-06-30\n  inlinePolicies:\n    All.Things:\n      Statement:\n        - Effect: Allow\n          Action: s3:GetObject\n          Resource: \"*\"\n        - Effect: Allow\n          Action: [\"s3:*\", \"*\"]\n          Resource: [\"*\"]\n";
 
 #[test]
 fn rule_vendor_wildcard_list() {
@@ -471,16 +471,16 @@ fn rule_vendor_wildcard_list() {
     let err = only(&with(fixture(), path, &grant("{kind: vendor, name: example-vendor}", WILDCARD_LIST)));
     assert_eq!(err.rule, Rule::VendorWildcard);
     assert_eq!(err.get("policy"), Some("All.Things"));
-    assert_eq!(err.pos.to_string(), format!("{path}:17:11"));
+    assert_eq!(err.pos.to_string(), format!("{path}:18:11"));
 }
 
 #[test]
 fn rule_vendor_wildcard_single_statement() {
     let path = "desired-state/permissions/extra.yaml";
-    let policy = "  expires: 2099-01-01\n  inlinePolicies:\n    Admin:\n      Statement: {Effect: Allow, Action: \"*\", Resource: \"*\"}\n";
+    let policy = "  expires: 2026-06-30\n  inlinePolicies:\n    Admin:\n      Statement: {Effect: Allow, Action: \"*\", Resource: \"*\"}\n";
     let err = only(&with(fixture(), path, &grant("{kind: vendor, name: example-vendor}", policy)));
     assert_eq!(err.rule, Rule::VendorWildcard);
-    assert_eq!(err.pos.to_string(), format!("{path}:13:18"));
+    assert_eq!(err.pos.to_string(), format!("{path}:14:18"));
 }
 
 #[test]
@@ -492,7 +492,7 @@ fn rule_operator_wildcard_allowed() {
 #[test]
 fn rule_unknown_vendor() {
     let path = "desired-state/permissions/extra.yaml";
-    let err = only(&with(fixture(), path, &grant("{kind: vendor, name: other-vendor}", "  expires: 2099-01-01\n")));
+    let err = only(&with(fixture(), path, &grant("{kind: vendor, name: other-vendor}", "  expires: 2026-06-30\n")));
     assert_eq!(err.rule, Rule::UnknownVendor);
     assert_eq!(err.pos.to_string(), format!("{path}:5:35"));
 }

@@ -75,6 +75,7 @@ pub fn validate(state: &DesiredState, sources: &Sources<'_>, today: NaiveDate) -
         check.accounts(&e.doc, "account", std::slice::from_ref(&e.spec.account), &known);
         check.exception(e);
     }
+    check.errors.extend(super::guardrails::check_guardrails(state, sources, today));
     check.errors
 }
 

@@ -62,6 +62,7 @@ pub fn desired_base() -> DesiredState {
                 vendor: Some("vendor-x".into()),
             },
         ],
+        guardrails: None,
     };
     DesiredState { environment: Some(doc(Kind::Environment, "sample-city", environment)), ..DesiredState::default() }
 }

@@ -795,6 +795,7 @@ mod tests {
                     client: "city".into(),
                     regions: vec!["ap-northeast-1".into()],
                     accounts: vec![account("111111111111", "jumin-asp"), account("222222222222", "zeimu-asp")],
+                    guardrails: None,
                 },
             )),
             templates: vec![doc(
