@@ -34,7 +34,7 @@ pub struct Comment {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusRecord {
     pub commit: String,
-    /// Status name, e.g. `gcops/plan`; a commit keeps one status per context.
+    /// Status name, e.g. `gcops/plan`. A commit keeps one status per context.
     pub context: String,
     pub state: CommitState,
     pub description: String,

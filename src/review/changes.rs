@@ -1,4 +1,4 @@
-//! What a pull request changes in the desired state, per account: a pure
+//! Changes of a pull request to the desired state, per account: a pure
 //! comparison of two [`DesiredState`]s by kind and document id.
 //!
 //! Each document is expanded into one instance per target account, so a
@@ -39,10 +39,10 @@ pub struct DesiredChange {
     /// 12-digit account id, from the head or else the base Environment.
     pub account_id: Option<String>,
     pub kind: Kind,
-    /// Document id; for `Environment`, the environment's id.
+    /// Document id. For `Environment`, it is the environment's id.
     pub id: String,
     pub change: ChangeKind,
-    /// The fields that differ, for [`ChangeKind::Modified`]; empty otherwise.
+    /// The fields that differ, for [`ChangeKind::Modified`]. Empty for added and removed documents.
     pub fields: Vec<FieldChange>,
 }
 
@@ -79,8 +79,8 @@ fn account_id(state: &DesiredState, name: &str) -> Option<String> {
     state.account_by_name(name).map(|a| a.id.clone())
 }
 
-/// Every document instance of `state`, keyed by account, kind and id, with
-/// its spec as JSON minus `accounts`.
+/// Expands every document of `state` into instances keyed by account, kind
+/// and id, each with its spec as JSON minus `accounts`.
 fn instances(state: &DesiredState) -> BTreeMap<Key, Value> {
     let mut out = BTreeMap::new();
 
@@ -145,8 +145,8 @@ mod tests {
 
     use super::*;
     use crate::desired::model::{
-        Account, AlarmRule, Area, Budget, ConfigRule, DocRef, Environment, Notify, PermissionGrant, Principal,
-        PrincipalKind, RuleSource, TemplateAssignment, Trust,
+        Account, AlarmRule, Area, Budget, ConfigRule, DocRef, Environment, Notify, PermissionGrant, Principal, PrincipalKind,
+        RuleSource, TemplateAssignment, Trust,
     };
 
     fn doc<T>(kind: Kind, id: &str, spec: T) -> Doc<T> {
@@ -258,12 +258,15 @@ mod tests {
             account("222222222222", "jumin-asp", "resident-records"),
             account("333333333333", "zeimu-asp", "individual-tax"),
         ];
-        let environment = Environment { client: "Sample City".to_string(), regions: vec!["ap-northeast-1".to_string()], accounts };
+        let environment =
+            Environment { client: "Sample City".to_string(), regions: vec!["ap-northeast-1".to_string()], accounts };
         DesiredState { environment: Some(doc(Kind::Environment, "sample-city", environment)), ..DesiredState::default() }
     }
 
-    /// (account, kind, id, change, changed fields) of each change.
-    fn summary(changes: &[DesiredChange]) -> Vec<(String, Kind, String, ChangeKind, Vec<String>)> {
+    /// (account, kind, id, change, changed fields) of one change.
+    type Row = (String, Kind, String, ChangeKind, Vec<String>);
+
+    fn summary(changes: &[DesiredChange]) -> Vec<Row> {
         changes
             .iter()
             .map(|c| {
@@ -273,14 +276,20 @@ mod tests {
             .collect()
     }
 
-    fn row(account: &str, kind: Kind, id: &str, change: ChangeKind, fields: &[&str]) -> (String, Kind, String, ChangeKind, Vec<String>) {
+    fn row(
+        account: &str,
+        kind: Kind,
+        id: &str,
+        change: ChangeKind,
+        fields: &[&str],
+    ) -> (String, Kind, String, ChangeKind, Vec<String>) {
         (account.to_string(), kind, id.to_string(), change, fields.iter().map(|f| f.to_string()).collect())
     }
 
     #[test]
     fn desired_changes_table() {
         type Edit = fn(&mut DesiredState);
-        let cases: Vec<(&str, Edit, Edit, Vec<(String, Kind, String, ChangeKind, Vec<String>)>)> = vec![
+        let cases: Vec<(&str, Edit, Edit, Vec<Row>)> = vec![
             ("identical states", |_| {}, |_| {}, vec![]),
             (
                 "grant reaches one more account",
@@ -375,7 +384,10 @@ mod tests {
 
         let changes = desired_changes(&base, &head);
 
-        assert_eq!(changes[0].fields, vec![FieldChange { field: "version".to_string(), before: json!("1.0.0"), after: json!("1.1.0") }]);
+        assert_eq!(
+            changes[0].fields,
+            vec![FieldChange { field: "version".to_string(), before: json!("1.0.0"), after: json!("1.1.0") }]
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Plans of the pull requests that people open against the desired state:
-//! validate the head commit, list what each account gains or loses against
-//! the base branch and what applying would change live, then keep one plan
-//! comment and one `gcops/plan` commit status on each pull request.
+//! Plans of the pull requests that people open against the desired state.
+//! A plan validates the head commit and lists what each account gains or
+//! loses against the base branch, and what applying would change live.
+//! gcops keeps one plan comment and one `gcops/plan` commit status on each
+//! pull request.
 //!
 //! Nothing is applied here, and the only writes are the comment and the
 //! status of the pull request being planned.
@@ -33,7 +34,7 @@ pub const DRIFT_BRANCH_PREFIX: &str = "gcops/drift/";
 /// `desired::load` folders, with the slash that keeps `desired-state-old/` out.
 const PLANNED_PREFIXES: [&str; 2] = ["desired-state/", "templates/"];
 
-/// What planning did for one open pull request.
+/// Result of planning one open pull request.
 #[derive(Debug)]
 pub struct PullPlanOutcome {
     pub number: u64,
@@ -44,7 +45,7 @@ pub struct PullPlanOutcome {
 
 #[derive(Debug)]
 pub enum PlanResult {
-    /// Not planned; nothing was written to the pull request.
+    /// Not planned, so nothing was written to the pull request.
     Skipped(SkipReason),
     /// The plan comment and the status were written (or were already up to date).
     Planned {
@@ -55,14 +56,14 @@ pub enum PlanResult {
         /// Validation errors of the head commit.
         errors: usize,
     },
-    /// The forge failed; the comment or the status may be stale.
+    /// A forge request failed, so the comment or the status may be stale.
     Failed(Error),
 }
 
-/// Why a pull request was not planned.
+/// Reason a pull request was not planned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SkipReason {
-    /// A gcops drift pull request; its body is its plan.
+    /// A gcops drift pull request, whose body is already its plan.
     DriftBranch,
     /// It merges into another branch than the one gcops reconciles.
     OtherBase,
@@ -70,7 +71,7 @@ pub enum SkipReason {
     NoDesiredChanges,
 }
 
-/// Errors of planning; each names the pull request and the forge operation.
+/// Errors of planning. Each names the pull request and the forge operation.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Listing the open pull requests failed, so none was planned.
@@ -118,7 +119,7 @@ pub struct PullPlan {
 pub enum Verdict {
     /// The head validates.
     Valid {
-        /// Changes per account against the base; empty when `base` is not loaded.
+        /// Changes per account against the base, empty when `base` is not loaded.
         changes: Vec<DesiredChange>,
         base: BaseState,
         /// Drift of the head's desired state against live state, when a
@@ -138,12 +139,16 @@ pub enum BaseState {
     /// The base branch does not exist in the repository.
     Missing,
     /// The base branch does not validate, so there is nothing sound to compare with.
-    Invalid { errors: usize },
+    Invalid {
+        errors: usize,
+    },
     /// Reading the base branch's tree failed.
-    Unreadable { detail: String },
+    Unreadable {
+        detail: String,
+    },
 }
 
-/// Why a head commit could not be planned.
+/// Reason gcops could not plan a head commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Unplannable {
     /// The head commit is not in the repository: the branch (or, on GitHub,
@@ -246,7 +251,14 @@ async fn plan_one(
 }
 
 /// Loads and validates the head commit of `pull` and compares it with the base.
-fn plan_head(repo: &Repo, base: &Base, base_branch: &str, pull: &PullRequest, live: Option<&LiveState>, today: NaiveDate) -> PullPlan {
+fn plan_head(
+    repo: &Repo,
+    base: &Base,
+    base_branch: &str,
+    pull: &PullRequest,
+    live: Option<&LiveState>,
+    today: NaiveDate,
+) -> PullPlan {
     let verdict = match read_head(repo, &pull.head_commit) {
         Err(reason) => Verdict::Unplannable(reason),
         Ok(files) => match load(&files, today) {
@@ -321,7 +333,7 @@ async fn write_plan(forge: &dyn ReviewForge, plan: &PullPlan, lang: Lang) -> Pla
     PlanResult::Planned { state, comment_id, changes, errors }
 }
 
-/// The error and its sources on one line, for texts that a reviewer reads.
+/// Joins the error and its sources into one line, for texts that a reviewer reads.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

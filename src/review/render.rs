@@ -13,17 +13,17 @@ use crate::diff::model::{Change, Drift};
 use crate::forge::PLAN_MARKER;
 use crate::i18n::Lang;
 
-/// GitHub rejects comments over 65536 characters; rows stop below that,
-/// leaving room for the header and the footer.
+/// GitHub rejects comments over 65536 characters. Rows stop below that,
+/// leaving room for the footer.
 const MAX_COMMENT_CHARS: usize = 60_000;
 
 /// GitHub rejects a commit status description longer than 140 characters.
 const MAX_STATUS_CHARS: usize = 140;
 
-/// Longest value shown in a table cell before it is cut.
+/// Maximum characters of a value in a table cell; longer values are cut.
 const MAX_VALUE_CHARS: usize = 80;
 
-/// Validation errors named in the status description at most.
+/// Maximum number of validation errors named in the status description.
 const STATUS_ERRORS: usize = 3;
 
 /// Characters of a commit id shown in headers.
@@ -81,17 +81,18 @@ pub fn render_status(plan: &PullPlan, lang: Lang) -> String {
                 t!("review.status_valid", locale = locale, changes = changes.len(), accounts = accounts.len()).into_owned();
             if let Some(drift) = drift {
                 text.push_str(&t!("review.status_live", locale = locale, count = drift.items.len()));
+                let unknown = drift.counts().unknown;
+                if unknown > 0 {
+                    text.push_str(&t!("review.status_unknown", locale = locale, count = unknown));
+                }
             }
             text
         }
         Verdict::Invalid(errors) => {
             let mut text = t!("review.status_invalid", locale = locale, count = errors.len()).into_owned();
-            let firsts: Vec<String> = errors
-                .iter()
-                .take(STATUS_ERRORS)
-                .map(|e| format!("{}:{} [{}]", e.pos.file, e.pos.line, e.rule))
-                .collect();
-            text.push_str(&firsts.join("; "));
+            let first_errors: Vec<String> =
+                errors.iter().take(STATUS_ERRORS).map(|e| format!("{}:{} [{}]", e.pos.file, e.pos.line, e.rule)).collect();
+            text.push_str(&first_errors.join("; "));
             text
         }
         Verdict::Unplannable(Unplannable::HeadMissing) => {
@@ -142,11 +143,8 @@ fn push_changes(out: &mut String, plan: &PullPlan, changes: &[DesiredChange], ba
             ChangeKind::Removed => t!("review.change_removed", locale = locale),
             ChangeKind::Modified => t!("review.change_modified", locale = locale),
         };
-        let fields: Vec<String> = c
-            .fields
-            .iter()
-            .map(|f| format!("`{}`: {} → {}", f.field, value(&f.before, lang), value(&f.after, lang)))
-            .collect();
+        let fields: Vec<String> =
+            c.fields.iter().map(|f| format!("`{}`: {} → {}", f.field, value(&f.before, lang), value(&f.after, lang))).collect();
         format!("| {account} | {change} | {} | `{}` | {} |\n", c.kind.as_str(), cell(&c.id), fields.join("<br>"))
     });
     push_rows(out, rows, changes.len(), lang);
@@ -161,8 +159,11 @@ fn push_drift(out: &mut String, drift: Option<&Drift>, lang: Lang) {
         return;
     };
     out.push_str(&format!("#### {}\n\n", t!("review.live_header", locale = locale, count = drift.items.len())));
+    let counts = drift.counts();
     if drift.items.is_empty() {
-        out.push_str(&t!("review.live_none", locale = locale));
+        // A match is claimed only when every read succeeded.
+        let key = if counts.unknown == 0 { "review.live_none" } else { "review.live_none_readable" };
+        out.push_str(&t!(key, locale = locale));
         out.push_str("\n\n");
     } else {
         out.push_str(&t!("review.live_table", locale = locale));
@@ -189,7 +190,6 @@ fn push_drift(out: &mut String, drift: Option<&Drift>, lang: Lang) {
         push_rows(out, rows, drift.items.len(), lang);
         out.push('\n');
     }
-    let counts = drift.counts();
     out.push_str(&t!(
         "review.live_counts",
         locale = locale,
@@ -212,16 +212,16 @@ fn push_errors(out: &mut String, errors: &ValidationErrors, lang: Lang) {
 /// Appends rows while the comment stays under [`MAX_COMMENT_CHARS`], then
 /// one line that counts the rows left out.
 fn push_rows(out: &mut String, rows: impl Iterator<Item = String>, total: usize, lang: Lang) {
-    let mut shown = 0;
+    let mut rows_shown = 0;
     for row in rows {
         if out.len() + row.len() > MAX_COMMENT_CHARS {
             break;
         }
         out.push_str(&row);
-        shown += 1;
+        rows_shown += 1;
     }
-    if shown < total {
-        out.push_str(&t!("review.rows_left_out", locale = lang.code(), count = total - shown));
+    if rows_shown < total {
+        out.push_str(&t!("review.rows_left_out", locale = lang.code(), count = total - rows_shown));
         out.push('\n');
     }
 }
