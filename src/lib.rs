@@ -25,6 +25,7 @@
 //!   `telemetry::metrics`) and the interceptor that counts AWS requests.
 //! - [`server`]: the HTTP endpoints `/metrics`, `/healthz` and `/readyz`.
 //! - [`webhook`]: GitHub webhook signature checks and event parsing.
+//! - [`review`]: plan comments and `gcops/plan` statuses on pull requests.
 //! - [`reconcile`]: one pass as a list of named steps; the only module that
 //!   uses all of the above.
 //! - [`daemon`]: `gcops run`, the loop around passes: triggers, schedule,
@@ -48,6 +49,7 @@ pub mod forge;
 pub mod i18n;
 pub mod live;
 pub mod reconcile;
+pub mod review;
 pub mod server;
 pub mod source;
 pub mod telemetry;

@@ -4,7 +4,8 @@
 //! Each pull request is one JSON blob that the ref `refs/gcops/pulls/<number>`
 //! points at, so `git cat-file -p refs/gcops/pulls/1` prints it. Records are
 //! rewritten only when their content changes, so an identical update writes
-//! nothing.
+//! nothing. Comments and the commit statuses of the head commit live in the
+//! same record.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -13,7 +14,7 @@ use chrono::{DateTime, Utc};
 use git2::{Oid, Repository};
 use serde::{Deserialize, Serialize};
 
-use super::{Error, Forge, PullContent, PullRequest, PullState};
+use super::{CommitState, Error, Forge, PullContent, PullRequest, PullState, ReviewForge};
 
 /// Ref namespace of the pull request records.
 const PULLS_PREFIX: &str = "refs/gcops/pulls/";
@@ -23,6 +24,21 @@ const PULLS_PREFIX: &str = "refs/gcops/pulls/";
 pub struct Comment {
     pub at: DateTime<Utc>,
     pub body: String,
+    /// Time of the last edit by [`ReviewForge::upsert_comment`]; `None` when
+    /// the comment was never edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime<Utc>>,
+}
+
+/// One commit status, as [`ReviewForge::set_status`] stored it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRecord {
+    pub commit: String,
+    /// Status name, e.g. `gcops/plan`. A commit keeps one status per context.
+    pub context: String,
+    pub state: CommitState,
+    pub description: String,
+    pub at: DateTime<Utc>,
 }
 
 /// Stored form of a pull request.
@@ -39,9 +55,14 @@ pub struct PullRecord {
     pub head_commit: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// Comments in the order they were added.
+    /// Comments in the order they were added. A comment's id is its
+    /// 1-based position in this list, because comments are never removed.
     #[serde(default)]
     pub comments: Vec<Comment>,
+    /// Commit statuses set on this pull request's head commits, one per
+    /// commit and context.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<StatusRecord>,
 }
 
 /// A forge that stores pull requests as refs in a local git repository.
@@ -190,6 +211,7 @@ impl Forge for LocalForge {
             created_at: now,
             updated_at: now,
             comments: Vec::new(),
+            statuses: Vec::new(),
         };
         self.write_record(&repo, &record, true)?;
         tracing::info!(repo = %self.path.display(), number, branch = %content.branch, "opened pull request");
@@ -227,7 +249,7 @@ impl Forge for LocalForge {
             return Ok(());
         }
         let now = Utc::now();
-        record.comments.push(Comment { at: now, body: comment.to_string() });
+        record.comments.push(Comment { at: now, body: comment.to_string(), edited_at: None });
         record.state = PullState::Closed;
         record.updated_at = now;
         self.write_record(&repo, &record, false)?;
@@ -239,8 +261,128 @@ impl Forge for LocalForge {
         let repo = self.lock();
         let mut record = self.existing(&repo, number)?;
         let now = Utc::now();
-        record.comments.push(Comment { at: now, body: body.to_string() });
+        record.comments.push(Comment { at: now, body: body.to_string(), edited_at: None });
         record.updated_at = now;
         self.write_record(&repo, &record, false)
+    }
+}
+
+#[async_trait::async_trait]
+impl ReviewForge for LocalForge {
+    async fn upsert_comment(&self, number: u64, marker: &str, body: &str) -> Result<u64, Error> {
+        let body = if body.contains(marker) { body.to_string() } else { format!("{marker}\n{body}") };
+        let repo = self.lock();
+        let mut record = self.existing(&repo, number)?;
+        let now = Utc::now();
+        let id = match record.comments.iter().position(|c| c.body.contains(marker)) {
+            Some(index) if record.comments[index].body == body => return Ok(index as u64 + 1),
+            Some(index) => {
+                let comment = &mut record.comments[index];
+                comment.body = body;
+                comment.edited_at = Some(now);
+                index as u64 + 1
+            }
+            None => {
+                record.comments.push(Comment { at: now, body, edited_at: None });
+                record.comments.len() as u64
+            }
+        };
+        record.updated_at = now;
+        self.write_record(&repo, &record, false)?;
+        tracing::info!(repo = %self.path.display(), number, comment = id, "wrote marked comment");
+        Ok(id)
+    }
+
+    /// Stores the status in every pull request whose head is `commit`.
+    /// Fails with [`Error::UnknownCommit`] when there is none, because the
+    /// status would have nowhere to be stored.
+    async fn set_status(&self, commit: &str, context: &str, state: CommitState, description: &str) -> Result<(), Error> {
+        let repo = self.lock();
+        let mut found = false;
+        for number in self.numbers(&repo)? {
+            let Some(mut record) = self.read_record(&repo, number)? else {
+                continue;
+            };
+            if record.head_commit != commit {
+                continue;
+            }
+            found = true;
+            let existing = record.statuses.iter().position(|s| s.commit == commit && s.context == context);
+            if let Some(index) = existing {
+                let status = &record.statuses[index];
+                if status.state == state && status.description == description {
+                    continue;
+                }
+                record.statuses.remove(index);
+            }
+            let now = Utc::now();
+            record.statuses.push(StatusRecord {
+                commit: commit.to_string(),
+                context: context.to_string(),
+                state,
+                description: description.to_string(),
+                at: now,
+            });
+            record.updated_at = now;
+            self.write_record(&repo, &record, false)?;
+            tracing::info!(repo = %self.path.display(), number, commit, context, state = state.as_str(), "set commit status");
+        }
+        if !found {
+            return Err(Error::UnknownCommit { repo: self.path.display().to_string(), commit: commit.to_string() });
+        }
+        Ok(())
+    }
+
+    async fn list_open_pulls(&self) -> Result<Vec<PullRequest>, Error> {
+        let repo = self.lock();
+        let mut pulls = Vec::new();
+        for number in self.numbers(&repo)? {
+            if let Some(record) = self.read_record(&repo, number)? {
+                let pull = self.to_pull(&repo, record);
+                if pull.state == PullState::Open {
+                    pulls.push(pull);
+                }
+            }
+        }
+        Ok(pulls)
+    }
+
+    /// Paths that differ between the head commit and its merge base with
+    /// the base branch, as GitHub lists them. Without a common ancestor the
+    /// base tip is compared, and without a base branch the empty tree.
+    async fn changed_files(&self, number: u64) -> Result<Vec<String>, Error> {
+        let repo = self.lock();
+        let record = self.existing(&repo, number)?;
+        let action = format!("list changed files of pull request #{number}");
+        let wrap = |source| self.store_error(action.clone(), source);
+
+        let head = Oid::from_str(&record.head_commit).and_then(|id| repo.find_commit(id)).map_err(wrap)?;
+        let base_tip = match repo.find_reference(&format!("refs/heads/{}", record.base)) {
+            Ok(reference) => Some(reference.peel_to_commit().map_err(wrap)?.id()),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+            Err(source) => return Err(wrap(source)),
+        };
+        let base_commit = match base_tip {
+            Some(tip) => {
+                let since = repo.merge_base(tip, head.id()).unwrap_or(tip);
+                Some(repo.find_commit(since).map_err(wrap)?)
+            }
+            None => None,
+        };
+        let base_tree = base_commit.map(|c| c.tree()).transpose().map_err(wrap)?;
+        let head_tree = head.tree().map_err(wrap)?;
+        let diff = repo.diff_tree_to_tree(base_tree.as_ref(), Some(&head_tree), None).map_err(wrap)?;
+
+        let mut paths: Vec<String> = Vec::new();
+        for delta in diff.deltas() {
+            for file in [delta.old_file(), delta.new_file()] {
+                if let Some(path) = file.path().and_then(|p| p.to_str())
+                    && !paths.iter().any(|known| known == path)
+                {
+                    paths.push(path.to_string());
+                }
+            }
+        }
+        Ok(paths)
     }
 }

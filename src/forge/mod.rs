@@ -94,8 +94,8 @@ impl CommitState {
     }
 }
 
-/// Review operations of a hosted forge: plan comments and commit statuses
-/// on pull requests that people open. The local forge does not need them.
+/// Review operations: plan comments and commit statuses on pull requests
+/// that people open against the desired state.
 #[async_trait::async_trait]
 pub trait ReviewForge: Send + Sync {
     /// Keeps exactly one comment containing `marker` on pull request
@@ -137,6 +137,10 @@ pub enum Error {
     /// The pull request is closed or merged, so it cannot be updated.
     #[error("{forge} forge: pull request #{number} is not open")]
     NotOpen { forge: &'static str, number: u64 },
+    /// No pull request of the local forge has this head commit, so a
+    /// commit status on it has nowhere to be stored.
+    #[error("local forge at {repo}: no pull request has head commit {commit}")]
+    UnknownCommit { repo: String, commit: String },
     /// A GitHub request or the GitHub forge's set-up failed; the inner
     /// error names the repository and the operation.
     #[error(transparent)]
