@@ -196,10 +196,7 @@ fn parse(text: &str, file: &str) -> Result<YamlFile, Error> {
 }
 
 fn document_mapping(parsed: &YamlFile, file: &str, index: usize) -> Result<(yaml_edit::Document, Mapping), Error> {
-    let document = parsed
-        .documents()
-        .nth(index)
-        .ok_or_else(|| Error::DocumentMissing { file: file.to_string(), index })?;
+    let document = parsed.documents().nth(index).ok_or_else(|| Error::DocumentMissing { file: file.to_string(), index })?;
     let mapping = document.as_mapping().ok_or_else(|| Error::Unsupported {
         file: file.to_string(),
         index,
@@ -256,8 +253,7 @@ fn set_path(text: &str, file: &str, index: usize, path: &[&str], value: &Value) 
     for (i, segment) in path.iter().enumerate() {
         let last = i + 1 == path.len();
         let node: YamlNode = if let Some(seq) = sequence.take() {
-            let position: usize =
-                segment.parse().map_err(|_| unsupported(file, index, path, "list index is not a number"))?;
+            let position: usize = segment.parse().map_err(|_| unsupported(file, index, path, "list index is not a number"))?;
             let item = seq.get(position).ok_or_else(|| unsupported(file, index, path, "list index out of range"))?;
             if last {
                 let (start, end) = range(item.byte_range().start, item.byte_range().end);
@@ -521,11 +517,7 @@ fn render_item(value: &Value, indent: usize) -> String {
 /// Renders a value on one line: scalars plain or quoted, collections as JSON,
 /// which is valid flow YAML.
 fn render_flow(value: &Value) -> String {
-    if is_scalar(value) {
-        render_scalar(value)
-    } else {
-        serde_json::to_string(value).expect("a JSON value always serialises")
-    }
+    if is_scalar(value) { render_scalar(value) } else { serde_json::to_string(value).expect("a JSON value always serialises") }
 }
 
 fn render_key(key: &str) -> String {

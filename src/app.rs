@@ -39,6 +39,26 @@ pub async fn run(cli: Cli, lang: Lang) -> anyhow::Result<ExitCode> {
             }
             Ok(if plan.drift.items.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DRIFT) })
         }
+        Command::PlanPulls => {
+            let ctx = context(cli.config, lang).await?;
+            let outcomes = crate::reconcile::plan_pulls(&ctx, None).await?;
+            let mut failed = false;
+            for outcome in &outcomes {
+                use crate::review::PlanResult;
+                let summary = match &outcome.result {
+                    PlanResult::Skipped(reason) => format!("skipped ({reason:?})"),
+                    PlanResult::Planned { state, changes, errors, .. } => {
+                        format!("{} ({changes} changes, {errors} errors)", state.as_str())
+                    }
+                    PlanResult::Failed(error) => {
+                        failed = true;
+                        format!("not planned: {error}")
+                    }
+                };
+                println!("#{} {}: {summary}", outcome.number, outcome.branch);
+            }
+            Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
         Command::Run | Command::Reconcile { once: false } => {
             let settings = settings(cli.config, lang)?;
             crate::daemon::run(settings).await?;
@@ -76,7 +96,8 @@ pub async fn run(cli: Cli, lang: Lang) -> anyhow::Result<ExitCode> {
 
 fn settings(config: Option<PathBuf>, lang: Lang) -> anyhow::Result<Settings> {
     let file = FileConfig::load(config.as_deref()).with_context(|| t!("cli.config_failed", locale = lang.code()).into_owned())?;
-    Settings::from_file(file, |k| std::env::var(k).ok()).with_context(|| t!("cli.config_failed", locale = lang.code()).into_owned())
+    Settings::from_file(file, |k| std::env::var(k).ok())
+        .with_context(|| t!("cli.config_failed", locale = lang.code()).into_owned())
 }
 
 async fn context(config: Option<PathBuf>, lang: Lang) -> anyhow::Result<crate::reconcile::Context> {
@@ -94,7 +115,16 @@ fn validate(repo: PathBuf, lang: Lang) -> anyhow::Result<ExitCode> {
                 + state.config_rules.len()
                 + state.exceptions.len()
                 + usize::from(state.environment.is_some());
-            println!("{}", t!("cli.validate_ok", locale = lang.code(), repo = repo.display(), documents = documents, templates = state.template_versions.len()));
+            println!(
+                "{}",
+                t!(
+                    "cli.validate_ok",
+                    locale = lang.code(),
+                    repo = repo.display(),
+                    documents = documents,
+                    templates = state.template_versions.len()
+                )
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

@@ -57,6 +57,10 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Plan every open pull request that changes desired-state/ or templates/:
+    /// one plan comment and one `gcops/plan` status each. Exit code 1 when a
+    /// pull request could not be planned.
+    PlanPulls,
     /// Run as a daemon: reconcile on every git change and live interval,
     /// serve /metrics, /healthz, /readyz and the webhook, until SIGTERM.
     Run,

@@ -275,11 +275,8 @@ impl Settings {
     pub fn from_file(file: FileConfig, env: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
         let url = env("GCOPS_REPOSITORY").or(file.repository.url).unwrap_or_else(|| ".".to_string());
         let cache_dir = file.repository.cache_dir.unwrap_or_else(|| PathBuf::from(".gcops-cache"));
-        let repository = if is_remote_url(&url) {
-            RepoLocation::Remote { url, cache_dir }
-        } else {
-            RepoLocation::Local(PathBuf::from(url))
-        };
+        let repository =
+            if is_remote_url(&url) { RepoLocation::Remote { url, cache_dir } } else { RepoLocation::Local(PathBuf::from(url)) };
 
         let branch = env("GCOPS_BRANCH").or(file.repository.branch).unwrap_or_else(|| "main".to_string());
         if branch.is_empty() || branch.starts_with("gcops/") {
@@ -293,7 +290,10 @@ impl Settings {
 
         for region in &file.aws.regions {
             if !crate::desired::model::GC_REGIONS.contains(&region.as_str()) {
-                return Err(invalid("aws.regions", &format!("{region} is not a Government Cloud region (ap-northeast-1, ap-northeast-3)")));
+                return Err(invalid(
+                    "aws.regions",
+                    &format!("{region} is not a Government Cloud region (ap-northeast-1, ap-northeast-3)"),
+                ));
             }
         }
         let max_attempts = file.aws.max_attempts.unwrap_or(3);
@@ -446,7 +446,9 @@ fn resolve_schema(schema: &serde_json::Value, defs: &serde_json::Value) -> (serd
     }
     let type_name = match schema.get("type") {
         Some(serde_json::Value::String(t)) => t.clone(),
-        Some(serde_json::Value::Array(ts)) => ts.iter().filter_map(|t| t.as_str()).filter(|t| *t != "null").collect::<Vec<_>>().join(", "),
+        Some(serde_json::Value::Array(ts)) => {
+            ts.iter().filter_map(|t| t.as_str()).filter(|t| *t != "null").collect::<Vec<_>>().join(", ")
+        }
         _ => "value".to_string(),
     };
     let type_name = match (type_name.as_str(), schema.get("items").and_then(|i| i.get("type")).and_then(|t| t.as_str())) {

@@ -40,6 +40,18 @@ pub enum Trigger {
     Retry,
 }
 
+impl Trigger {
+    /// True for triggers that need a pass only when the branch head moved;
+    /// a pull request event is answered by planning pull requests alone.
+    fn waits_for_new_commit(&self) -> bool {
+        match self {
+            Trigger::GitPoll => true,
+            Trigger::Webhook(kind) => kind == "pull_request",
+            _ => false,
+        }
+    }
+}
+
 /// Errors that stop `gcops run` at start-up; after start-up the daemon
 /// stays up and reports failures through metrics and `/readyz`.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +116,8 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
     let mut schedule = Schedule::new(daemon.git_interval, daemon.live_interval);
     let _ = triggers.try_send(Trigger::Startup);
     let mut last_commit: Option<git2::Oid> = None;
+    // Live state of the latest successful pass, for pull request plans.
+    let mut last_live: Option<crate::live::model::LiveState> = None;
 
     loop {
         let trigger = tokio::select! {
@@ -117,7 +131,11 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
             batch.push(more);
         }
 
-        if batch.iter().all(|t| *t == Trigger::GitPoll) && !head_moved(&ctx, last_commit) {
+        // Pull requests are planned on every wake-up: polling alone must
+        // find a new or changed pull request within one git interval.
+        plan_pulls(&ctx, last_live.as_ref()).await;
+
+        if batch.iter().all(Trigger::waits_for_new_commit) && !head_moved(&ctx, last_commit) {
             debug!("branch head unchanged; no pass");
             continue;
         }
@@ -125,8 +143,9 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         let outcome = run_pass_until_deadline(&ctx, &shutdown, daemon.shutdown_deadline).await;
         let now = Utc::now();
         match outcome {
-            Some(Ok(commit)) => {
+            Some(Ok((commit, live))) => {
                 last_commit = Some(commit);
+                last_live = Some(live);
                 metrics.record_pass(PassResult::Success, now);
                 health.record_success(now);
                 schedule.pass_succeeded();
@@ -162,7 +181,7 @@ async fn run_pass_until_deadline(
     ctx: &Context,
     shutdown: &CancellationToken,
     deadline: Duration,
-) -> Option<Result<git2::Oid, reconcile::Error>> {
+) -> Option<Result<(git2::Oid, crate::live::model::LiveState), reconcile::Error>> {
     let timer = ctx.metrics.time_pass();
     debug!("reconcile pass started");
     let pass = async {
@@ -170,7 +189,7 @@ async fn run_pass_until_deadline(
         for error in &outcome.errors {
             warn!(error = %error, "account not reconciled");
         }
-        Ok(outcome.plan.commit)
+        Ok((outcome.plan.commit, outcome.plan.live))
     };
     tokio::pin!(pass);
     let result = tokio::select! {
@@ -182,6 +201,20 @@ async fn run_pass_until_deadline(
     };
     drop(timer);
     result
+}
+
+/// Plans open pull requests; failures are logged and retried next wake-up.
+async fn plan_pulls(ctx: &Context, live: Option<&crate::live::model::LiveState>) {
+    match reconcile::plan_pulls(ctx, live).await {
+        Ok(outcomes) => {
+            for outcome in outcomes {
+                if let crate::review::PlanResult::Failed(error) = outcome.result {
+                    warn!(pull = outcome.number, error = %error, "pull request not planned");
+                }
+            }
+        }
+        Err(error) => warn!(error = %error, "open pull requests could not be listed"),
+    }
 }
 
 fn head_moved(ctx: &Context, last: Option<git2::Oid>) -> bool {
@@ -213,16 +246,27 @@ struct Schedule {
 impl Schedule {
     fn new(git_interval: Duration, live_interval: Duration) -> Schedule {
         let now = Instant::now();
-        Schedule { git_interval, live_interval, next_git: now + git_interval, next_live: now + live_interval, next_retry: None, failures: 0 }
+        Schedule {
+            git_interval,
+            live_interval,
+            next_git: now + git_interval,
+            next_live: now + live_interval,
+            next_retry: None,
+            failures: 0,
+        }
     }
 
     /// Waits for the next periodic trigger.
     async fn next(&mut self) -> Trigger {
-        let (at, trigger) = [(Some(self.next_git), Trigger::GitPoll), (Some(self.next_live), Trigger::LivePoll), (self.next_retry, Trigger::Retry)]
-            .into_iter()
-            .filter_map(|(at, t)| at.map(|at| (at, t)))
-            .min_by_key(|(at, _)| *at)
-            .expect("git and live times are always set");
+        let (at, trigger) = [
+            (Some(self.next_git), Trigger::GitPoll),
+            (Some(self.next_live), Trigger::LivePoll),
+            (self.next_retry, Trigger::Retry),
+        ]
+        .into_iter()
+        .filter_map(|(at, t)| at.map(|at| (at, t)))
+        .min_by_key(|(at, _)| *at)
+        .expect("git and live times are always set");
         tokio::time::sleep_until(at).await;
         let now = Instant::now();
         match trigger {
@@ -300,7 +344,11 @@ fn webhook_forwarder(triggers: mpsc::Sender<Trigger>, branch: &str) -> mpsc::Sen
 /// because one queued trigger is enough to start a pass. Only the branch's
 /// ref and `packed-refs` count, so gcops' own writes (drift branches, pull
 /// request records) do not start passes.
-fn watch_repository(path: &std::path::Path, branch: &str, triggers: mpsc::Sender<Trigger>) -> Result<notify::RecommendedWatcher, Error> {
+fn watch_repository(
+    path: &std::path::Path,
+    branch: &str,
+    triggers: mpsc::Sender<Trigger>,
+) -> Result<notify::RecommendedWatcher, Error> {
     use notify::Watcher;
     let branch_ref = PathBuf::from("refs/heads").join(branch);
     let mut last_sent = std::time::Instant::now() - Duration::from_secs(60);

@@ -113,9 +113,9 @@ impl DevEnv {
                         aws_sdk_cloudformation::types::Parameter::builder().parameter_key(k).parameter_value(v).build(),
                     );
                 }
-                req = req
-                    .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
-                    .tags(aws_sdk_cloudformation::types::Tag::builder().key("gcops:template-version").value(&spec.version).build());
+                req = req.capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam).tags(
+                    aws_sdk_cloudformation::types::Tag::builder().key("gcops:template-version").value(&spec.version).build(),
+                );
                 req.send().await.map_err(aws_err(&id, "cloudformation", "CreateStack"))?;
             }
         }
@@ -128,7 +128,9 @@ impl DevEnv {
             .create_role()
             .role_name(&grant.role_name)
             .assume_role_policy_document(crate::diff::policy::trust_policy(&grant.trust).to_string())
-            .tags(aws_sdk_iam::types::Tag::builder().key("gcops:managed-by").value("gcops").build().expect("key and value are set"));
+            .tags(
+                aws_sdk_iam::types::Tag::builder().key("gcops:managed-by").value("gcops").build().expect("key and value are set"),
+            );
         if let Some(boundary) = &grant.permission_boundary {
             req = req.permissions_boundary(boundary);
         }
@@ -143,12 +145,11 @@ impl DevEnv {
                 .map_err(aws_err(account_id, "iam", "PutRolePolicy"))?;
         }
         for arn in &grant.managed_policies {
-            iam.attach_role_policy()
-                .role_name(&grant.role_name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(aws_err(account_id, "iam", "AttachRolePolicy"))?;
+            iam.attach_role_policy().role_name(&grant.role_name).policy_arn(arn).send().await.map_err(aws_err(
+                account_id,
+                "iam",
+                "AttachRolePolicy",
+            ))?;
         }
         Ok(())
     }
@@ -156,19 +157,14 @@ impl DevEnv {
     async fn seed_alarm(&self, account_id: &str, region: &str, rule: &AlarmRule) -> Result<()> {
         let conf = self.config_for(account_id, region).await?;
         let sns = aws_sdk_sns::Client::new(&conf);
-        let topic = sns
-            .create_topic()
-            .name(&rule.notify.topic_name)
-            .send()
-            .await
-            .map_err(aws_err(account_id, "sns", "CreateTopic"))?;
+        let topic =
+            sns.create_topic().name(&rule.notify.topic_name).send().await.map_err(aws_err(account_id, "sns", "CreateTopic"))?;
         let topic_arn = topic.topic_arn().unwrap_or_default().to_string();
-        let existing = sns
-            .list_subscriptions_by_topic()
-            .topic_arn(&topic_arn)
-            .send()
-            .await
-            .map_err(aws_err(account_id, "sns", "ListSubscriptionsByTopic"))?;
+        let existing = sns.list_subscriptions_by_topic().topic_arn(&topic_arn).send().await.map_err(aws_err(
+            account_id,
+            "sns",
+            "ListSubscriptionsByTopic",
+        ))?;
         for sub in &rule.notify.subscriptions {
             let present = existing
                 .subscriptions()
@@ -217,7 +213,13 @@ impl DevEnv {
             let subscribers = budget
                 .addresses
                 .iter()
-                .map(|a| Subscriber::builder().subscription_type(SubscriptionType::Email).address(a).build().expect("type and address are set"))
+                .map(|a| {
+                    Subscriber::builder()
+                        .subscription_type(SubscriptionType::Email)
+                        .address(a)
+                        .build()
+                        .expect("type and address are set")
+                })
                 .collect::<Vec<_>>();
             req = req.notifications_with_subscribers(
                 NotificationWithSubscribers::builder()
@@ -249,12 +251,11 @@ impl DevEnv {
         if let Some(f) = &rule.maximum_execution_frequency {
             builder = builder.maximum_execution_frequency(MaximumExecutionFrequency::from(f.as_str()));
         }
-        client
-            .put_config_rule()
-            .config_rule(builder.build())
-            .send()
-            .await
-            .map_err(aws_err(account_id, "config", "PutConfigRule"))?;
+        client.put_config_rule().config_rule(builder.build()).send().await.map_err(aws_err(
+            account_id,
+            "config",
+            "PutConfigRule",
+        ))?;
         Ok(())
     }
 }
@@ -339,7 +340,8 @@ impl DevEnv {
     pub async fn make_hand_changes(&self, desired: &DesiredState) -> Result<Vec<HandChange>> {
         let mut changes = Vec::new();
 
-        if let Some(grant) = desired.grants.iter().find(|g| g.spec.principal.kind == crate::desired::model::PrincipalKind::Vendor) {
+        if let Some(grant) = desired.grants.iter().find(|g| g.spec.principal.kind == crate::desired::model::PrincipalKind::Vendor)
+        {
             let id = account_ids(desired, &grant.spec.accounts[..1])?.remove(0);
             let iam = aws_sdk_iam::Client::new(&self.config_for(&id, "ap-northeast-1").await?);
             let policy = serde_json::json!({
@@ -353,7 +355,10 @@ impl DevEnv {
                 .send()
                 .await
                 .map_err(aws_err(&id, "iam", "PutRolePolicy"))?;
-            changes.push(HandChange { account_id: id, description: format!("inline policy HandAddedS3Read added to role {}", grant.spec.role_name) });
+            changes.push(HandChange {
+                account_id: id,
+                description: format!("inline policy HandAddedS3Read added to role {}", grant.spec.role_name),
+            });
         }
 
         if let Some(alarm) = desired.alarms.iter().find(|a| a.spec.accounts.len() > 1).or(desired.alarms.first()) {
@@ -363,7 +368,10 @@ impl DevEnv {
             let topic_arn = format!("arn:aws:sns:{region}:{id}:{}", alarm.spec.notify.topic_name);
             let raised = alarm.spec.threshold + 15.0;
             put_alarm(&aws_sdk_cloudwatch::Client::new(&conf), &id, &alarm.spec, &topic_arn, raised).await?;
-            changes.push(HandChange { account_id: id, description: format!("alarm {} threshold {} -> {raised}", alarm.spec.alarm_name, alarm.spec.threshold) });
+            changes.push(HandChange {
+                account_id: id,
+                description: format!("alarm {} threshold {} -> {raised}", alarm.spec.alarm_name, alarm.spec.threshold),
+            });
         }
 
         if let Some(assignment) = desired.templates.iter().find(|t| !t.spec.parameters.is_empty()) {
@@ -381,11 +389,13 @@ impl DevEnv {
                     aws_sdk_cloudformation::types::Parameter::builder().parameter_key(k).parameter_value(value).build(),
                 );
             }
-            req.capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
-                .send()
-                .await
-                .map_err(aws_err(&id, "cloudformation", "UpdateStack"))?;
-            changes.push(HandChange { account_id: id, description: format!("stack {stack_name} parameter {changed_key} changed") });
+            req.capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam).send().await.map_err(aws_err(
+                &id,
+                "cloudformation",
+                "UpdateStack",
+            ))?;
+            changes
+                .push(HandChange { account_id: id, description: format!("stack {stack_name} parameter {changed_key} changed") });
         }
 
         Ok(changes)

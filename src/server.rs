@@ -9,11 +9,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use axum::Router;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 
@@ -110,11 +110,9 @@ impl Health {
         };
         match state.last_success {
             None => Err(format!("no successful pass yet{failure}")),
-            Some(at) if now - at > self.max_age => Err(format!(
-                "last successful pass at {} is older than {}s{failure}",
-                at.to_rfc3339(),
-                self.max_age.num_seconds()
-            )),
+            Some(at) if now - at > self.max_age => {
+                Err(format!("last successful pass at {} is older than {}s{failure}", at.to_rfc3339(), self.max_age.num_seconds()))
+            }
             Some(_) => Ok(()),
         }
     }
@@ -135,16 +133,16 @@ pub struct AppState {
 
 /// The router with all three endpoints.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(state)
+    Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(state)
 }
 
 /// Serves the endpoints on `listener` until `shutdown` completes, then lets
 /// open requests finish.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     serve_router(listener, router(state), shutdown).await
 }
 
@@ -155,15 +153,9 @@ pub async fn serve_router(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let addr = listener.local_addr().map_err(|source| Error::Serve {
-        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-        source,
-    })?;
+    let addr = listener.local_addr().map_err(|source| Error::Serve { addr: SocketAddr::from(([0, 0, 0, 0], 0)), source })?;
     tracing::info!(%addr, "HTTP server listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| Error::Serve { addr, source })?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|source| Error::Serve { addr, source })?;
     tracing::info!(%addr, "HTTP server stopped");
     Ok(())
 }

@@ -35,7 +35,12 @@ fn validate_example_passes() {
 #[test]
 fn validate_bad_input_names_position() {
     let cases: &[(&str, &str, &str, &str)] = &[
-        ("malformed YAML", "desired-state/budgets/individual-tax.yaml", "spec:\n  system: [unclosed\n", "desired-state/budgets/individual-tax.yaml:"),
+        (
+            "malformed YAML",
+            "desired-state/budgets/individual-tax.yaml",
+            "spec:\n  system: [unclosed\n",
+            "desired-state/budgets/individual-tax.yaml:",
+        ),
         (
             "wrong type",
             "desired-state/budgets/individual-tax.yaml",
@@ -78,8 +83,11 @@ fn validate_bad_input_names_position() {
 fn validate_messages_follow_lang() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = example_copy(tmp.path());
-    std::fs::write(repo.join("desired-state/budgets/individual-tax.yaml"), "apiVersion: gcops/v1\nkind: Bucket\nid: b\nspec: {}\n")
-        .unwrap();
+    std::fs::write(
+        repo.join("desired-state/budgets/individual-tax.yaml"),
+        "apiVersion: gcops/v1\nkind: Bucket\nid: b\nspec: {}\n",
+    )
+    .unwrap();
     let ja = gcops().arg("validate").arg(&repo).env("LANG", "ja_JP.UTF-8").output().unwrap();
     let en = gcops().args(["--lang", "en", "validate"]).arg(&repo).output().unwrap();
     assert_ne!(stderr(&ja), stderr(&en));
@@ -112,7 +120,11 @@ fn plan_json_against_moto() {
     let moto = support::moto::MotoGateway::start();
     let tmp = tempfile::tempdir().unwrap();
     let repo = example_copy(tmp.path());
-    for args in [&["init", "-q", "-b", "main"][..], &["add", "-A"], &["-c", "user.name=t", "-c", "user.email=t@example.jp", "commit", "-qm", "init"]] {
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &["-c", "user.name=t", "-c", "user.email=t@example.jp", "commit", "-qm", "init"],
+    ] {
         assert!(Command::new("git").arg("-C").arg(&repo).args(args).status().unwrap().success());
     }
     let config = tmp.path().join("gcops.yaml");

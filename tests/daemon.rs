@@ -12,7 +12,13 @@ use std::time::{Duration, Instant};
 use support::moto::MotoGateway;
 
 fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git").arg("-C").arg(dir).args(["-c", "user.name=operator", "-c", "user.email=op@example.jp"]).args(args).output().unwrap();
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=operator", "-c", "user.email=op@example.jp"])
+        .args(args)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -21,7 +27,16 @@ fn repos(dir: &Path) -> (PathBuf, PathBuf) {
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(Command::new("cp").arg("-r").arg(root.join("desired-state")).arg(root.join("templates")).arg(&work).status().unwrap().success());
+    assert!(
+        Command::new("cp")
+            .arg("-r")
+            .arg(root.join("desired-state"))
+            .arg(root.join("templates"))
+            .arg(&work)
+            .status()
+            .unwrap()
+            .success()
+    );
     git(&work, &["init", "-q", "-b", "main"]);
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-qm", "Desired state of Sample City"]);
@@ -82,13 +97,22 @@ fn successful_passes(port: u16) -> u64 {
 fn wait_until(what: &str, log: &Path, timeout: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}; daemon log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        assert!(
+            start.elapsed() < timeout,
+            "timed out waiting for {what}; daemon log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 fn pull_refs(bare: &Path) -> Vec<String> {
-    let out = Command::new("git").arg("-C").arg(bare).args(["for-each-ref", "--format=%(refname) %(objectname)", "refs/gcops/pulls"]).output().unwrap();
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(bare)
+        .args(["for-each-ref", "--format=%(refname) %(objectname)", "refs/gcops/pulls"])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
 }
 
@@ -158,7 +182,9 @@ fn daemon_pass_on_push_clean_shutdown_and_restart() {
     std::fs::write(work.join("NOTES.md"), "more notes\n").unwrap();
     git(&work, &["commit", "-qam", "More notes"]);
     git(&work, &["push", "-q", "origin", "main"]);
-    wait_until("a pass to start", &log, Duration::from_secs(60), || count_in_log(&log, "reconcile pass started") > started_before);
+    wait_until("a pass to start", &log, Duration::from_secs(60), || {
+        count_in_log(&log, "reconcile pass started") > started_before
+    });
     terminate(&daemon);
     let status = wait_exit(&mut daemon, &log, Duration::from_secs(90));
     assert_eq!(status.code(), Some(0), "clean exit; log:\n{}", std::fs::read_to_string(&log).unwrap());

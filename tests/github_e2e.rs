@@ -18,7 +18,13 @@ use support::moto::MotoGateway;
 const TOKEN: &str = "ghp_e2e_token_never_logged";
 
 fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git").arg("-C").arg(dir).args(["-c", "user.name=operator", "-c", "user.email=op@example.jp"]).args(args).output().unwrap();
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=operator", "-c", "user.email=op@example.jp"])
+        .args(args)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -27,7 +33,16 @@ fn remote(dir: &Path) -> (PathBuf, PathBuf) {
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(Command::new("cp").arg("-r").arg(root.join("desired-state")).arg(root.join("templates")).arg(&work).status().unwrap().success());
+    assert!(
+        Command::new("cp")
+            .arg("-r")
+            .arg(root.join("desired-state"))
+            .arg(root.join("templates"))
+            .arg(&work)
+            .status()
+            .unwrap()
+            .success()
+    );
     git(&work, &["init", "-q", "-b", "main"]);
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-qm", "Desired state of Sample City"]);
@@ -60,7 +75,8 @@ async fn github_context(moto: &MotoGateway, fake: &GithubFake, bare: &Path, dir:
 }
 
 fn remote_refs(bare: &Path) -> String {
-    let out = Command::new("git").arg("-C").arg(bare).args(["for-each-ref", "--format=%(refname) %(objectname)"]).output().unwrap();
+    let out =
+        Command::new("git").arg("-C").arg(bare).args(["for-each-ref", "--format=%(refname) %(objectname)"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -98,7 +114,13 @@ async fn github_drift_pulls_lifecycle() {
     // Changed drift: the same pull request is updated in place.
     let iam = aws_sdk_iam::Client::new(&env.config_for("222222222222", "ap-northeast-1").await.unwrap());
     let extra = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}]});
-    iam.put_role_policy().role_name("GCVendorAlphaOperator").policy_name("HandAddedSqs").policy_document(extra.to_string()).send().await.unwrap();
+    iam.put_role_policy()
+        .role_name("GCVendorAlphaOperator")
+        .policy_name("HandAddedSqs")
+        .policy_document(extra.to_string())
+        .send()
+        .await
+        .unwrap();
     let pass = gcops::reconcile::run_once(&ctx).await.expect("third pass");
     let outcome = pass.pulls.iter().find(|p| p.account == "jumin-asp").unwrap();
     assert_eq!(outcome.action, PullAction::Updated);

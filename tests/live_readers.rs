@@ -17,11 +17,7 @@ const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Al
 const INLINE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
 
 fn scope() -> ReadScope {
-    ReadScope {
-        regions: vec![REGION.to_string()],
-        stack_names: Vec::new(),
-        organization: false,
-    }
+    ReadScope { regions: vec![REGION.to_string()], stack_names: Vec::new(), organization: false }
 }
 
 async fn reader(gateway: &MotoGateway) -> AwsReader {
@@ -52,13 +48,7 @@ async fn iam_role_details() {
     let gateway = MotoGateway::start();
     let iam = aws_sdk_iam::Client::new(&member(&gateway, ACCOUNT_A).await);
 
-    let boundary = iam
-        .create_policy()
-        .policy_name("Boundary")
-        .policy_document(INLINE_POLICY)
-        .send()
-        .await
-        .unwrap();
+    let boundary = iam.create_policy().policy_name("Boundary").policy_document(INLINE_POLICY).send().await.unwrap();
     let boundary_arn = boundary.policy().unwrap().arn().unwrap().to_string();
     iam.create_role()
         .role_name("vendor-operator")
@@ -109,12 +99,7 @@ async fn iam_role_details() {
 async fn iam_accounts_kept_apart() {
     let gateway = MotoGateway::start();
     let iam = aws_sdk_iam::Client::new(&member(&gateway, ACCOUNT_A).await);
-    iam.create_role()
-        .role_name("only-in-a")
-        .assume_role_policy_document(TRUST_POLICY)
-        .send()
-        .await
-        .unwrap();
+    iam.create_role().role_name("only-in-a").assume_role_policy_document(TRUST_POLICY).send().await.unwrap();
 
     let live_b = read(&gateway, ACCOUNT_B, &scope()).await;
 
@@ -145,10 +130,7 @@ async fn stacks_paginated_with_templates() {
             .unwrap();
     }
 
-    let scope = ReadScope {
-        stack_names: vec!["stack-07".to_string()],
-        ..scope()
-    };
+    let scope = ReadScope { stack_names: vec!["stack-07".to_string()], ..scope() };
     let live = read(&gateway, ACCOUNT_A, &scope).await;
     let stacks = ok(&region_of(&live).stacks);
     let stack = stacks.iter().find(|stack| stack.name == "stack-07").expect("stack read");
@@ -225,13 +207,7 @@ async fn topics_paginated_with_subscriptions() {
             .await
             .unwrap();
     }
-    sns.subscribe()
-        .topic_arn(&arns[1])
-        .protocol("email")
-        .endpoint("duty@example.com")
-        .send()
-        .await
-        .unwrap();
+    sns.subscribe().topic_arn(&arns[1]).protocol("email").endpoint("duty@example.com").send().await.unwrap();
 
     let live = read(&gateway, ACCOUNT_A, &scope()).await;
     let topics = ok(&region_of(&live).topics);
@@ -364,13 +340,7 @@ async fn organization_tree_and_policies() {
     let gc_id = gc.organizational_unit().unwrap().id().unwrap().to_string();
     let asp = organizations.create_organizational_unit().parent_id(&gc_id).name("ASP").send().await.unwrap();
     let asp_id = asp.organizational_unit().unwrap().id().unwrap().to_string();
-    let created = organizations
-        .create_account()
-        .account_name("jumin")
-        .email("jumin@example.com")
-        .send()
-        .await
-        .unwrap();
+    let created = organizations.create_account().account_name("jumin").email("jumin@example.com").send().await.unwrap();
     let account_id = created.create_account_status().unwrap().account_id().unwrap().to_string();
     organizations
         .move_account()
@@ -452,10 +422,7 @@ async fn read_all_many_accounts() {
         sns.create_topic().name(format!("alerts-{account}")).send().await.unwrap();
     }
     let accounts = vec![ACCOUNT_A.to_string(), ACCOUNT_B.to_string(), "not-an-account".to_string()];
-    let scope = ReadScope {
-        organization: true,
-        ..scope()
-    };
+    let scope = ReadScope { organization: true, ..scope() };
 
     let state = reader(&gateway).await.read_all(&accounts, &scope, 2).await;
 

@@ -90,11 +90,8 @@ fn promtool_accepts_prometheus_text() {
 fn promtool_accepts_openmetrics() {
     let text = realistic_metrics().encode_openmetrics();
     let output = promtool(&["check", "metrics"], &rules_dir(), &text);
-    let counters: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.strip_suffix(" counter"))
-        .collect();
+    let counters: Vec<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.strip_suffix(" counter")).collect();
     assert!(!counters.is_empty(), "the exposition declares counters:\n{text}");
     for problem in report(&output).lines().filter(|l| !l.trim().is_empty()) {
         let known = counters.iter().any(|c| problem.trim() == format!("{c}_total no help text"));
@@ -124,7 +121,10 @@ fn promtool_accepts_dashboard_queries() {
     for (i, panel) in dashboard["panels"].as_array().expect("dashboard has panels").iter().enumerate() {
         for target in panel["targets"].as_array().expect("panel has targets") {
             let expr = target["expr"].as_str().expect("target has expr").replace("$account", ".*");
-            rules.push_str(&format!("      - record: dashboard:panel{i}\n        expr: {}\n", serde_json::to_string(&expr).unwrap()));
+            rules.push_str(&format!(
+                "      - record: dashboard:panel{i}\n        expr: {}\n",
+                serde_json::to_string(&expr).unwrap()
+            ));
         }
     }
     let dir = tempfile::tempdir().unwrap();

@@ -23,10 +23,8 @@ const NOT_TEMPLATES: [&str; 5] = [
 
 /// Files that use org-formation's `!Include` tag, which CloudFormation does
 /// not define, so parsing them must produce a warning.
-const ORG_FORMATION_INCLUDE: [&str; 2] = [
-    "org-formation/templates/budget-alarms.yml",
-    "org-formation/templates/cross-account-role-with-alarm.yml",
-];
+const ORG_FORMATION_INCLUDE: [&str; 2] =
+    ["org-formation/templates/budget-alarms.yml", "org-formation/templates/cross-account-role-with-alarm.yml"];
 
 fn root() -> Option<PathBuf> {
     let path = std::env::var_os("GCOPS_REAL_INPUTS")

@@ -102,12 +102,8 @@ async fn example_lifecycle_of_drift_pulls() {
     let desired = gcops::desired::load_dir(&repo, chrono::Utc::now().date_naive()).unwrap();
     env.make_hand_changes(&desired).await.expect("hand changes");
     let plan = gcops::reconcile::plan(&ctx).await.expect("plan after hand changes");
-    let found: Vec<(&str, ResourceType, &str, Change)> = plan
-        .drift
-        .items
-        .iter()
-        .map(|i| (i.account_id.as_str(), i.resource_type, i.path.as_str(), i.change))
-        .collect();
+    let found: Vec<(&str, ResourceType, &str, Change)> =
+        plan.drift.items.iter().map(|i| (i.account_id.as_str(), i.resource_type, i.path.as_str(), i.change)).collect();
     assert_eq!(found.len(), 3, "unexpected drift items: {found:#?}");
     assert!(found.contains(&(JUMIN, ResourceType::Role, "inlinePolicies.HandAddedS3Read", Change::Unexpected)));
     assert!(found.contains(&(JUMIN, ResourceType::Alarm, "threshold", Change::Modified)));
@@ -116,8 +112,7 @@ async fn example_lifecycle_of_drift_pulls() {
     // One pull request per drifted account.
     let pass = gcops::reconcile::run_once(&ctx).await.expect("first pass");
     assert!(pass.errors.is_empty(), "{:?}", pass.errors);
-    let opened: Vec<&str> =
-        pass.pulls.iter().filter(|p| p.action == PullAction::Opened).map(|p| p.account.as_str()).collect();
+    let opened: Vec<&str> = pass.pulls.iter().filter(|p| p.action == PullAction::Opened).map(|p| p.account.as_str()).collect();
     assert_eq!(opened, vec!["jumin-asp", "zeimu-asp"]);
 
     // The adopting commit validates except for the Exception left for the reviewer.

@@ -196,6 +196,7 @@ spec:
         - Effect: Allow
           Action: \"*\"
           Resource: \"*\"
+  permissionBoundary: arn:aws:iam::aws:policy/PowerUserAccess
   expires: 2026-12-31
   ticket: CHG-2026-0602
 ";
@@ -301,10 +302,7 @@ async fn vendor_wildcard_gets_failure() {
     assert!(description.contains(&format!("{path}:{line} [vendor-wildcard]")), "{description}");
 }
 
-// NOTE: the rule that forbids vendor grants in operations-area accounts is
-// not in this branch yet; without it the pull request validates.
 #[tokio::test]
-#[ignore = "needs the operations-area guardrail in desired validation"]
 async fn operations_vendor_grant_gets_failure() {
     let s = Setup::new().await;
     let path = "desired-state/permissions/alpha-network.yaml";
@@ -315,6 +313,7 @@ async fn operations_vendor_grant_gets_failure() {
     let comment = s.plan_comment(number);
     let line = line_of(OPERATIONS_VENDOR_GRANT, "accounts: [ops-shared]");
     assert!(comment.contains(&format!("`{path}:{line}:")), "expected line {line}: {comment}");
+    assert!(comment.contains("[guardrail-vendor-account]"), "{comment}");
     assert_eq!(s.status(&sha).unwrap().0, "failure");
 }
 
@@ -513,4 +512,75 @@ async fn local_status_without_pull_fails() {
         forge.set_status("0123456789012345678901234567890123456789", PLAN_STATUS_CONTEXT, CommitState::Success, "ok").await;
 
     assert!(matches!(result, Err(gcops::forge::Error::UnknownCommit { .. })), "{result:?}");
+}
+
+/// A valid vendor grant for zeimu-asp; each case below breaks one guardrail.
+const GUARDED_GRANT: &str = "\
+apiVersion: gcops/v1
+kind: PermissionGrant
+id: beta-soft-extra
+spec:
+  principal:
+    kind: vendor
+    name: beta-soft
+  accounts: [zeimu-asp]
+  roleName: GCVendorBetaExtra
+  trust:
+    principals: [\"arn:aws:iam::555566667777:role/BetaSoftOperations\"]
+  managedPolicies:
+    - arn:aws:iam::aws:policy/ReadOnlyAccess
+  inlinePolicies:
+    Logs:
+      Version: \"2012-10-17\"
+      Statement:
+        - Effect: Allow
+          Action: logs:GetLogEvents
+          Resource: \"*\"
+  permissionBoundary: arn:aws:iam::aws:policy/PowerUserAccess
+  expires: 2026-12-31
+  ticket: CHG-2026-0700
+";
+
+#[tokio::test]
+async fn each_guardrail_fails_the_status() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("vendor-account", "accounts: [zeimu-asp]", "accounts: [jumin-asp]", "guardrail-vendor-account"),
+        ("denied-action", "Action: logs:GetLogEvents", "Action: iam:CreateUser", "guardrail-denied-action"),
+        ("assume-role-any", "Action: logs:GetLogEvents", "Action: sts:AssumeRole", "guardrail-assume-role-any"),
+        (
+            "boundary-required",
+            "  permissionBoundary: arn:aws:iam::aws:policy/PowerUserAccess\n",
+            "",
+            "guardrail-boundary-required",
+        ),
+        // The example allows 48 months; 2031 is beyond that from the test date.
+        ("expiry-too-far", "expires: 2026-12-31", "expires: 2031-12-31", "guardrail-expiry-too-far"),
+        ("trust-wildcard", "[\"arn:aws:iam::555566667777:role/BetaSoftOperations\"]", "[\"*\"]", "guardrail-trust-wildcard"),
+        (
+            "denied-managed-policy",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            "guardrail-denied-managed-policy",
+        ),
+    ];
+    let s = Setup::new().await;
+    let path = "desired-state/permissions/beta-extra.yaml";
+
+    let (valid, valid_sha) = s.open_pull("guard-valid", &[(path, Some(GUARDED_GRANT))]);
+    let mut opened = Vec::new();
+    for (name, from, to, _) in cases {
+        assert!(GUARDED_GRANT.contains(from), "{name}: fixture must contain {from:?}");
+        let text = GUARDED_GRANT.replace(from, to);
+        opened.push(s.open_pull(&format!("guard-{name}"), &[(path, Some(text.as_str()))]));
+    }
+
+    s.plan(Lang::En).await;
+
+    assert_eq!(s.status(&valid_sha).unwrap().0, "success", "the valid grant passes: {}", s.plan_comment(valid));
+    for ((name, _, _, rule), (number, sha)) in cases.iter().zip(&opened) {
+        let comment = s.plan_comment(*number);
+        assert!(comment.contains(&format!("[{rule}]")), "{name}: comment names the rule:\n{comment}");
+        assert!(comment.contains(&format!("`{path}:")), "{name}: comment names the file and line:\n{comment}");
+        assert_eq!(s.status(sha).unwrap().0, "failure", "{name}: status");
+    }
 }

@@ -41,7 +41,9 @@ async fn main() -> ExitCode {
     };
     let env = gcops::devenv::DevEnv::from_env().await;
     let result = match args.command {
-        Cmd::Seed { .. } => env.seed(&desired).await.map(|()| println!("live environment built for {} accounts", desired.accounts().len())),
+        Cmd::Seed { .. } => {
+            env.seed(&desired).await.map(|()| println!("live environment built for {} accounts", desired.accounts().len()))
+        }
         Cmd::HandChanges { .. } => env.make_hand_changes(&desired).await.map(|changes| {
             for c in changes {
                 println!("account {}: {}", c.account_id, c.description);

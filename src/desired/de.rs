@@ -18,15 +18,32 @@ pub struct DeError {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeErrorKind {
-    UnknownField { field: String, expected: Vec<String> },
-    MissingField { field: String },
-    DuplicateField { field: String },
-    WrongType { found: String, expected: String },
-    UnknownVariant { value: String, expected: Vec<String> },
+    UnknownField {
+        field: String,
+        expected: Vec<String>,
+    },
+    MissingField {
+        field: String,
+    },
+    DuplicateField {
+        field: String,
+    },
+    WrongType {
+        found: String,
+        expected: String,
+    },
+    UnknownVariant {
+        value: String,
+        expected: Vec<String>,
+    },
     /// Tags other than `!!str` have no meaning in desired-state files.
-    UnsupportedTag { tag: String },
+    UnsupportedTag {
+        tag: String,
+    },
     /// Anything else a `Deserialize` impl reports, e.g. an invalid date.
-    Invalid { message: String },
+    Invalid {
+        message: String,
+    },
 }
 
 impl DeError {
@@ -99,9 +116,7 @@ enum Resolved<'a> {
 }
 
 fn resolve<'a>(node: &'a Node) -> Result<Resolved<'a>, DeError> {
-    let NodeValue::Scalar { text, plain } = &node.value else {
-        unreachable!("resolve is only called on scalars")
-    };
+    let NodeValue::Scalar { text, plain } = &node.value else { unreachable!("resolve is only called on scalars") };
     if let Some(tag) = &node.tag {
         if is_str_tag(tag) {
             return Ok(Resolved::Str(text));

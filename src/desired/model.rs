@@ -402,10 +402,6 @@ impl DesiredState {
 
     /// First region of the environment, the default for region-scoped kinds.
     pub fn home_region(&self) -> &str {
-        self.environment
-            .as_ref()
-            .and_then(|e| e.spec.regions.first())
-            .map(String::as_str)
-            .unwrap_or(GC_REGIONS[0])
+        self.environment.as_ref().and_then(|e| e.spec.regions.first()).map(String::as_str).unwrap_or(GC_REGIONS[0])
     }
 }

@@ -25,7 +25,10 @@ pub struct Node {
 pub enum NodeValue {
     /// A scalar's text after escape processing; `plain` is false for quoted
     /// and block scalars, which are always strings.
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Sequence(Vec<Node>),
     /// Entries in document order, keys as nodes so that they keep positions.
     Mapping(Vec<(Node, Node)>),
@@ -69,9 +72,7 @@ impl Node {
     /// Returns the key node and value node under mapping key `key`.
     pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
         match &self.value {
-            NodeValue::Mapping(entries) => {
-                entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, v)| (k, v))
-            }
+            NodeValue::Mapping(entries) => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, v)| (k, v)),
             _ => None,
         }
     }
@@ -149,11 +150,7 @@ pub fn parse_documents(text: &str) -> (Vec<(usize, Node)>, Vec<SyntaxError>) {
 
 fn syntax_error(error: &ScanError) -> SyntaxError {
     let marker = error.marker();
-    SyntaxError {
-        line: marker.line() as u64,
-        column: marker.col() as u64 + 1,
-        message: error.info(),
-    }
+    SyntaxError { line: marker.line() as u64, column: marker.col() as u64 + 1, message: error.info() }
 }
 
 fn null_at(span: Span) -> Node {

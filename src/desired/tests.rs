@@ -64,11 +64,14 @@ const BUDGET_SPEC: &str =
     "  system: resident-records\n  budgetName: x\n  monthlyAmount: 10\n  thresholds: [80]\n  addresses: [a@example.com]\n";
 
 fn env(accounts: &str) -> String {
-    format!("apiVersion: gcops/v1\nkind: Environment\nid: e\nspec:\n  client: C\n  regions: [ap-northeast-1]\n  accounts:\n{accounts}")
+    format!(
+        "apiVersion: gcops/v1\nkind: Environment\nid: e\nspec:\n  client: C\n  regions: [ap-northeast-1]\n  accounts:\n{accounts}"
+    )
 }
 
 const OPS: &str = "    - {id: \"111111111111\", name: shared-ops, area: operations, ou: /GC/Ops}\n";
-const ASP: &str = "    - {id: \"222222222222\", name: jumin-asp, area: asp, ou: /GC/ASP, system: resident-records, vendor: example-vendor}\n";
+const ASP: &str =
+    "    - {id: \"222222222222\", name: jumin-asp, area: asp, ou: /GC/ASP, system: resident-records, vendor: example-vendor}\n";
 
 fn grant(principal: &str, extra: &str) -> String {
     format!(
@@ -192,7 +195,9 @@ fn rule_unknown_field_top_level() {
 
 #[test]
 fn rule_unknown_field_nested() {
-    let text = env(&format!("{OPS}    - id: \"222222222222\"\n      name: n\n      area: operations\n      ou: /x\n      colour: red\n"));
+    let text = env(&format!(
+        "{OPS}    - id: \"222222222222\"\n      name: n\n      area: operations\n      ou: /x\n      colour: red\n"
+    ));
     let err = only(&with(fixture(), ENV, &text));
     assert_eq!(err.rule, Rule::UnknownField);
     assert_eq!(err.pos.to_string(), format!("{ENV}:13:7"));
@@ -527,7 +532,9 @@ fn render_format() {
     let err = only(&with(fixture(), BUDGET, &budget(&BUDGET_SPEC.replace("system: resident-records", "system: tax"))));
     assert_eq!(
         err.render(Lang::En),
-        format!("{BUDGET}:5:11: [unknown-system] business system tax is not the system of any account; use one of: resident-records")
+        format!(
+            "{BUDGET}:5:11: [unknown-system] business system tax is not the system of any account; use one of: resident-records"
+        )
     );
     assert!(err.render(Lang::Ja).starts_with(&format!("{BUDGET}:5:11: [unknown-system] 業務システム tax")));
 }
@@ -560,9 +567,8 @@ fn messages_fill_every_placeholder() {
 /// `GCOPS_EXAMPLE_REPO` points the test at another checkout.
 #[test]
 fn example_repository_valid() {
-    let root = std::env::var_os("GCOPS_EXAMPLE_REPO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let root =
+        std::env::var_os("GCOPS_EXAMPLE_REPO").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     if !root.join("desired-state").is_dir() {
         println!("skipped: no example repository at {}", root.display());
         return;

@@ -301,10 +301,7 @@ impl Checker<'_> {
         for (policy_name, policy) in &g.spec.inline_policies {
             for (path, _) in wildcard_statements(policy) {
                 let pos = match self.tree(&g.doc) {
-                    Some(root) => root
-                        .locate_key("spec.inlinePolicies", policy_name)
-                        .locate(&path)
-                        .pos(&g.doc.file),
+                    Some(root) => root.locate_key("spec.inlinePolicies", policy_name).locate(&path).pos(&g.doc.file),
                     None => g.doc.pos.clone(),
                 };
                 self.errors.push(ValidationError::new(pos, Rule::VendorWildcard).arg("policy", policy_name));
@@ -324,9 +321,8 @@ impl Checker<'_> {
             missing.push("expires");
         }
         for field in missing {
-            let err = ValidationError::new(self.pos(&e.doc, field), Rule::ExceptionIncomplete)
-                .arg("field", field)
-                .arg("id", &e.doc.id);
+            let err =
+                ValidationError::new(self.pos(&e.doc, field), Rule::ExceptionIncomplete).arg("field", field).arg("id", &e.doc.id);
             self.errors.push(err);
         }
     }
@@ -345,12 +341,9 @@ pub fn wildcard_statements(policy: &serde_json::Value) -> Vec<(String, &serde_js
         s.get("Effect").and_then(|e| e.as_str()) == Some("Allow") && is_star(s.get("Action")) && is_star(s.get("Resource"))
     };
     match policy.get("Statement") {
-        Some(serde_json::Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| allows_all(s))
-            .map(|(i, s)| (format!("Statement.{i}"), s))
-            .collect(),
+        Some(serde_json::Value::Array(items)) => {
+            items.iter().enumerate().filter(|(_, s)| allows_all(s)).map(|(i, s)| (format!("Statement.{i}"), s)).collect()
+        }
         Some(single @ serde_json::Value::Object(_)) if allows_all(single) => vec![("Statement".to_owned(), single)],
         _ => Vec::new(),
     }

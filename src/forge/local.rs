@@ -103,17 +103,13 @@ impl LocalForge {
     }
 
     fn numbers(&self, repo: &Repository) -> Result<Vec<u64>, Error> {
-        let references = repo
-            .references_glob(&format!("{PULLS_PREFIX}*"))
-            .map_err(|source| self.store_error("list pull requests", source))?;
+        let references =
+            repo.references_glob(&format!("{PULLS_PREFIX}*")).map_err(|source| self.store_error("list pull requests", source))?;
         let mut numbers = Vec::new();
         for reference in references {
             let reference = reference.map_err(|source| self.store_error("list pull requests", source))?;
-            let number = reference
-                .name()
-                .ok()
-                .and_then(|name| name.strip_prefix(PULLS_PREFIX))
-                .and_then(|n| n.parse::<u64>().ok());
+            let number =
+                reference.name().ok().and_then(|name| name.strip_prefix(PULLS_PREFIX)).and_then(|n| n.parse::<u64>().ok());
             numbers.extend(number);
         }
         numbers.sort_unstable();

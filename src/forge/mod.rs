@@ -113,6 +113,12 @@ pub trait ReviewForge: Send + Sync {
     async fn changed_files(&self, number: u64) -> Result<Vec<String>, Error>;
 }
 
+/// A forge that does both drift pull requests and pull request reviews;
+/// every forge gcops ships implements both.
+pub trait PullForge: Forge + ReviewForge {}
+
+impl<T: Forge + ReviewForge> PullForge for T {}
+
 /// Errors of the forge layer; each names the forge and the pull request or branch.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

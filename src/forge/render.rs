@@ -100,7 +100,13 @@ fn push_item(body: &mut String, n: usize, item: &DriftItem, lang: Lang) {
     body.push_str(&format!("- {}: {}\n", t!("forge.label_change", locale = locale), change_label(item.change, lang)));
     body.push_str(&format!("- {}: {}\n", t!("forge.label_source", locale = locale), source_label(item.source)));
     if let Some(doc) = &item.doc {
-        body.push_str(&format!("- {}: `{}` ({} `{}`)\n", t!("forge.label_declared", locale = locale), doc.file, doc.kind.as_str(), doc.id));
+        body.push_str(&format!(
+            "- {}: `{}` ({} `{}`)\n",
+            t!("forge.label_declared", locale = locale),
+            doc.file,
+            doc.kind.as_str(),
+            doc.id
+        ));
     }
     body.push('\n');
     body.push_str(&format!("{}:\n\n{}\n", t!("forge.desired_label", locale = locale), value_block(&item.desired, lang)));

@@ -14,12 +14,7 @@ const SERVICE: &str = "budgets";
 /// (DescribeSubscribersForNotification), all paginated. Budgets has no
 /// listing that returns all three at once.
 pub async fn read_budgets(client: &aws_sdk_budgets::Client, account: &str) -> Result<Vec<LiveBudget>> {
-    let site = |operation| CallSite {
-        account: account.to_string(),
-        region: None,
-        service: SERVICE,
-        operation,
-    };
+    let site = |operation| CallSite { account: account.to_string(), region: None, service: SERVICE, operation };
 
     let mut budgets = Vec::new();
     let mut pages = client.describe_budgets().account_id(account).into_paginator().send();
@@ -34,29 +29,19 @@ pub async fn read_budgets(client: &aws_sdk_budgets::Client, account: &str) -> Re
 }
 
 async fn read_budget(client: &aws_sdk_budgets::Client, account: &str, budget: &Budget) -> Result<LiveBudget> {
-    let site = CallSite {
-        account: account.to_string(),
-        region: None,
-        service: SERVICE,
-        operation: "DescribeNotificationsForBudget",
-    };
+    let site =
+        CallSite { account: account.to_string(), region: None, service: SERVICE, operation: "DescribeNotificationsForBudget" };
 
     let mut notifications = Vec::new();
-    let mut pages = client
-        .describe_notifications_for_budget()
-        .account_id(account)
-        .budget_name(budget.budget_name())
-        .into_paginator()
-        .send();
+    let mut pages =
+        client.describe_notifications_for_budget().account_id(account).budget_name(budget.budget_name()).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|error| Error::call(site.clone(), error))?;
         notifications.extend(page.notifications().iter().cloned());
     }
 
     let notifications = try_join_all(
-        notifications
-            .iter()
-            .map(|notification| read_notification(client, account, budget.budget_name(), notification)),
+        notifications.iter().map(|notification| read_notification(client, account, budget.budget_name(), notification)),
     )
     .await?;
 

@@ -96,9 +96,7 @@ impl ClientFactory {
     pub fn with_base_config(settings: AwsSettings, base: SdkConfig) -> ClientFactory {
         let has_region = base.region().is_some();
         let mut builder = base.into_builder();
-        builder.set_retry_config(Some(
-            RetryConfig::adaptive().with_max_attempts(settings.max_attempts.max(1)),
-        ));
+        builder.set_retry_config(Some(RetryConfig::adaptive().with_max_attempts(settings.max_attempts.max(1))));
         builder.set_timeout_config(Some(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
@@ -170,11 +168,7 @@ impl ClientFactory {
         }
 
         let role_arn = format!("arn:aws:iam::{account_id}:role/{}", self.settings.role_name);
-        let provider = AssumeRoleProvider::builder(role_arn)
-            .session_name(SESSION_NAME)
-            .configure(&self.base)
-            .build()
-            .await;
+        let provider = AssumeRoleProvider::builder(role_arn).session_name(SESSION_NAME).configure(&self.base).build().await;
         let config = self
             .base
             .clone()
@@ -249,9 +243,7 @@ pub fn validate_account_id(account_id: &str) -> Result<()> {
     if account_id.len() == 12 && account_id.bytes().all(|byte| byte.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(Error::InvalidAccountId {
-            account: account_id.to_string(),
-        })
+        Err(Error::InvalidAccountId { account: account_id.to_string() })
     }
 }
 

@@ -20,12 +20,8 @@ pub async fn read_stacks(
     region: &str,
     template_stacks: &[String],
 ) -> Result<Vec<LiveStack>> {
-    let site = |operation| CallSite {
-        account: account.to_string(),
-        region: Some(region.to_string()),
-        service: SERVICE,
-        operation,
-    };
+    let site =
+        |operation| CallSite { account: account.to_string(), region: Some(region.to_string()), service: SERVICE, operation };
 
     let mut stacks = Vec::new();
     let mut pages = client.describe_stacks().into_paginator().send();
@@ -36,20 +32,17 @@ pub async fn read_stacks(
         }
     }
 
-    let templates = stacks
-        .iter_mut()
-        .filter(|stack| template_stacks.contains(&stack.name))
-        .map(|stack| async {
-            let output = client
-                .get_template()
-                .stack_name(&stack.stack_id)
-                .template_stage(TemplateStage::Original)
-                .send()
-                .await
-                .map_err(|error| Error::call(site("GetTemplate"), error))?;
-            stack.template_body = output.template_body().map(str::to_string);
-            Ok::<_, Error>(())
-        });
+    let templates = stacks.iter_mut().filter(|stack| template_stacks.contains(&stack.name)).map(|stack| async {
+        let output = client
+            .get_template()
+            .stack_name(&stack.stack_id)
+            .template_stage(TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|error| Error::call(site("GetTemplate"), error))?;
+        stack.template_body = output.template_body().map(str::to_string);
+        Ok::<_, Error>(())
+    });
     try_join_all(templates).await?;
 
     stacks.sort_by(|a, b| a.name.cmp(&b.name));
@@ -67,10 +60,7 @@ fn live_stack(stack: &Stack, site: &CallSite) -> Result<LiveStack> {
         .parameters()
         .iter()
         .filter_map(|parameter| {
-            Some((
-                parameter.parameter_key()?.to_string(),
-                parameter.parameter_value().unwrap_or_default().to_string(),
-            ))
+            Some((parameter.parameter_key()?.to_string(), parameter.parameter_value().unwrap_or_default().to_string()))
         })
         .collect::<BTreeMap<_, _>>();
 
@@ -83,10 +73,7 @@ fn live_stack(stack: &Stack, site: &CallSite) -> Result<LiveStack> {
     Ok(LiveStack {
         name: name.to_string(),
         stack_id: stack.stack_id().unwrap_or(name).to_string(),
-        status: stack
-            .stack_status()
-            .map(|status| status.as_str().to_string())
-            .unwrap_or_default(),
+        status: stack.stack_status().map(|status| status.as_str().to_string()).unwrap_or_default(),
         parameters,
         tags,
         template_body: None,

@@ -9,11 +9,7 @@ const SERVICE: &str = "cloudwatch";
 
 /// Reads every metric alarm of the region (DescribeAlarms, paginated).
 /// Composite alarms are not read: gcops manages only metric alarms.
-pub async fn read_alarms(
-    client: &aws_sdk_cloudwatch::Client,
-    account: &str,
-    region: &str,
-) -> Result<Vec<LiveAlarm>> {
+pub async fn read_alarms(client: &aws_sdk_cloudwatch::Client, account: &str, region: &str) -> Result<Vec<LiveAlarm>> {
     let site = CallSite {
         account: account.to_string(),
         region: Some(region.to_string()),
@@ -22,11 +18,7 @@ pub async fn read_alarms(
     };
 
     let mut alarms = Vec::new();
-    let mut pages = client
-        .describe_alarms()
-        .alarm_types(AlarmType::MetricAlarm)
-        .into_paginator()
-        .send();
+    let mut pages = client.describe_alarms().alarm_types(AlarmType::MetricAlarm).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|error| Error::call(site.clone(), error))?;
         for alarm in page.metric_alarms() {
@@ -62,9 +54,7 @@ fn live_alarm(alarm: &MetricAlarm, site: &CallSite) -> Result<LiveAlarm> {
         period: alarm.period(),
         evaluation_periods: alarm.evaluation_periods(),
         threshold: alarm.threshold(),
-        comparison_operator: alarm
-            .comparison_operator()
-            .map(|operator| operator.as_str().to_string()),
+        comparison_operator: alarm.comparison_operator().map(|operator| operator.as_str().to_string()),
         treat_missing_data: alarm.treat_missing_data().map(str::to_string),
         alarm_actions: alarm.alarm_actions().to_vec(),
     })

@@ -10,11 +10,7 @@ use super::model::LiveConfigRule;
 const SERVICE: &str = "config";
 
 /// Reads every Config rule of the region (DescribeConfigRules, paginated).
-pub async fn read_config_rules(
-    client: &aws_sdk_config::Client,
-    account: &str,
-    region: &str,
-) -> Result<Vec<LiveConfigRule>> {
+pub async fn read_config_rules(client: &aws_sdk_config::Client, account: &str, region: &str) -> Result<Vec<LiveConfigRule>> {
     let site = CallSite {
         account: account.to_string(),
         region: Some(region.to_string()),
@@ -38,32 +34,21 @@ pub async fn read_config_rules(
 fn live_rule(rule: &ConfigRule, site: &CallSite) -> Result<LiveConfigRule> {
     let name = rule.config_rule_name().unwrap_or_default().to_string();
     let input_parameters = match rule.input_parameters() {
-        Some(text) if !text.trim().is_empty() => {
-            parse_input_parameters(text).map_err(|detail| Error::InvalidResponse {
-                site: site.clone(),
-                field: "ConfigRules.InputParameters",
-                detail: format!("rule {name}: {detail}"),
-            })?
-        }
+        Some(text) if !text.trim().is_empty() => parse_input_parameters(text).map_err(|detail| Error::InvalidResponse {
+            site: site.clone(),
+            field: "ConfigRules.InputParameters",
+            detail: format!("rule {name}: {detail}"),
+        })?,
         _ => BTreeMap::new(),
     };
 
     Ok(LiveConfigRule {
         arn: rule.config_rule_arn().unwrap_or_default().to_string(),
         description: rule.description().map(str::to_string),
-        owner: rule
-            .source()
-            .map(|source| source.owner().as_str().to_string())
-            .unwrap_or_default(),
-        identifier: rule
-            .source()
-            .and_then(|source| source.source_identifier())
-            .unwrap_or_default()
-            .to_string(),
+        owner: rule.source().map(|source| source.owner().as_str().to_string()).unwrap_or_default(),
+        identifier: rule.source().and_then(|source| source.source_identifier()).unwrap_or_default().to_string(),
         input_parameters,
-        maximum_execution_frequency: rule
-            .maximum_execution_frequency()
-            .map(|frequency| frequency.as_str().to_string()),
+        maximum_execution_frequency: rule.maximum_execution_frequency().map(|frequency| frequency.as_str().to_string()),
         state: rule.config_rule_state().map(|state| state.as_str().to_string()),
         name,
     })

@@ -75,11 +75,7 @@ pub enum Error {
     },
     /// An AWS response lacked a field the reader needs, or contained an unreadable value.
     #[error("{site} returned an invalid {field}: {detail}")]
-    InvalidResponse {
-        site: CallSite,
-        field: &'static str,
-        detail: String,
-    },
+    InvalidResponse { site: CallSite, field: &'static str, detail: String },
     /// An account id is not 12 digits, so no role ARN can be built for it.
     #[error("invalid account id {account:?}: expected 12 digits")]
     InvalidAccountId { account: String },
@@ -92,11 +88,7 @@ impl Error {
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
         let class = classify(&error);
-        Error::Call {
-            site,
-            class,
-            source: Box::new(error),
-        }
+        Error::Call { site, class, source: Box::new(error) }
     }
 
     pub fn class(&self) -> ErrorClass {
@@ -165,9 +157,7 @@ where
     match error {
         SdkError::ServiceError(context) => classify_code(context.err().code()),
         SdkError::TimeoutError(_) => ErrorClass::EndpointUnreachable,
-        SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
-            ErrorClass::EndpointUnreachable
-        }
+        SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => ErrorClass::EndpointUnreachable,
         _ => classify_chain(error),
     }
 }

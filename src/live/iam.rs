@@ -20,19 +20,11 @@ const SERVICE: &str = "iam";
 /// policy (`AssumeRolePolicyDocument`) comes as plain JSON. So a document may
 /// arrive either way.
 pub async fn read_iam(client: &aws_sdk_iam::Client, account: &str) -> Result<Iam> {
-    let site = CallSite {
-        account: account.to_string(),
-        region: None,
-        service: SERVICE,
-        operation: "GetAccountAuthorizationDetails",
-    };
+    let site =
+        CallSite { account: account.to_string(), region: None, service: SERVICE, operation: "GetAccountAuthorizationDetails" };
 
-    let mut pages = client
-        .get_account_authorization_details()
-        .filter(EntityType::Role)
-        .filter(EntityType::User)
-        .into_paginator()
-        .send();
+    let mut pages =
+        client.get_account_authorization_details().filter(EntityType::Role).filter(EntityType::User).into_paginator().send();
 
     let mut iam = Iam::default();
     while let Some(page) = pages.next().await {
@@ -64,25 +56,15 @@ fn live_role(role: &RoleDetail, site: &CallSite) -> Result<LiveRole> {
         .iter()
         .filter_map(|policy| {
             let policy_name = policy.policy_name()?;
-            Some((
-                policy_name.to_string(),
-                policy.policy_document().unwrap_or_default().to_string(),
-            ))
+            Some((policy_name.to_string(), policy.policy_document().unwrap_or_default().to_string()))
         })
         .collect::<BTreeMap<_, _>>();
 
-    let mut managed_policy_arns: Vec<String> = role
-        .attached_managed_policies()
-        .iter()
-        .filter_map(|policy| policy.policy_arn().map(str::to_string))
-        .collect();
+    let mut managed_policy_arns: Vec<String> =
+        role.attached_managed_policies().iter().filter_map(|policy| policy.policy_arn().map(str::to_string)).collect();
     managed_policy_arns.sort();
 
-    let tags = role
-        .tags()
-        .iter()
-        .map(|tag| (tag.key().to_string(), tag.value().to_string()))
-        .collect();
+    let tags = role.tags().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect();
 
     Ok(LiveRole {
         name: name.to_string(),

@@ -65,9 +65,7 @@ impl AwsReader {
             Ok(organization) => Read::ok(organization),
             Err(OrganizationFailure::NotAvailable(error)) => {
                 tracing::debug!(error = %error.reason(), "organizations not available, not checked");
-                Read::NotChecked {
-                    reason: error.reason(),
-                }
+                Read::NotChecked { reason: error.reason() }
             }
             Err(OrganizationFailure::Failed(error)) => unknown(error),
         }
@@ -89,31 +87,17 @@ impl AwsReader {
             }
         };
         let regions = futures::future::join_all(
-            scope
-                .regions
-                .iter()
-                .map(|region| async move { (region.clone(), self.read_region(account_id, region, scope).await) }),
+            scope.regions.iter().map(|region| async move { (region.clone(), self.read_region(account_id, region, scope).await) }),
         );
 
         let (iam, budgets, regions) = futures::join!(iam, budgets, regions);
-        AccountLive {
-            account_id: account_id.to_string(),
-            iam,
-            budgets,
-            regions: regions.into_iter().collect(),
-        }
+        AccountLive { account_id: account_id.to_string(), iam, budgets, regions: regions.into_iter().collect() }
     }
 
     /// Reads many accounts, at most `concurrency` at a time. An account that
     /// is slow or fails occupies only one slot, and the others go on.
     pub async fn read_all(&self, accounts: &[String], scope: &ReadScope, concurrency: usize) -> LiveState {
-        let organization = async {
-            if scope.organization {
-                Some(self.read_organization().await)
-            } else {
-                None
-            }
-        };
+        let organization = async { if scope.organization { Some(self.read_organization().await) } else { None } };
         let accounts = futures::stream::iter(accounts)
             .map(|account_id| async move { (account_id.clone(), self.read_account(account_id, scope).await) })
             .buffer_unordered(concurrency.max(1))

@@ -13,11 +13,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Read<T> {
-    Ok { value: T },
+    Ok {
+        value: T,
+    },
     /// The read failed; `reason` names service, operation and error.
-    Unknown { reason: String },
+    Unknown {
+        reason: String,
+    },
     /// gcops did not read this, on purpose.
-    NotChecked { reason: String },
+    NotChecked {
+        reason: String,
+    },
 }
 
 impl<T> Read<T> {

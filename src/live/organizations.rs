@@ -49,21 +49,15 @@ pub async fn read_organization(
     client: &aws_sdk_organizations::Client,
     caller_account: &str,
 ) -> std::result::Result<Organization, OrganizationFailure> {
-    let reader = OrganizationReader {
-        client,
-        caller_account,
-    };
+    let reader = OrganizationReader { client, caller_account };
 
     let mut organization = Organization::default();
     let mut level = reader.roots().await?;
     let mut account_ids = Vec::new();
 
     while !level.is_empty() {
-        let contents: Vec<ParentContents> = stream::iter(level)
-            .map(|parent| reader.contents(parent))
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await?;
+        let contents: Vec<ParentContents> =
+            stream::iter(level).map(|parent| reader.contents(parent)).buffered(CONCURRENCY).try_collect().await?;
 
         level = Vec::new();
         for content in contents {
@@ -96,12 +90,7 @@ struct OrganizationReader<'a> {
 
 impl OrganizationReader<'_> {
     fn site(&self, operation: &'static str) -> CallSite {
-        CallSite {
-            account: self.caller_account.to_string(),
-            region: None,
-            service: SERVICE,
-            operation,
-        }
+        CallSite { account: self.caller_account.to_string(), region: None, service: SERVICE, operation }
     }
 
     /// Wraps a failed call; access denied and "no organization" mean the
@@ -125,38 +114,22 @@ impl OrganizationReader<'_> {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| self.failure("ListRoots", error))?;
             for root in page.roots() {
-                roots.push(Parent {
-                    id: self.required(root.id(), "ListRoots", "Roots.Id")?,
-                    path: "/".to_string(),
-                });
+                roots.push(Parent { id: self.required(root.id(), "ListRoots", "Roots.Id")?, path: "/".to_string() });
             }
         }
         Ok(roots)
     }
 
     async fn contents(&self, parent: Parent) -> std::result::Result<ParentContents, OrganizationFailure> {
-        let (child_ous, account_ids, policies) = futures::try_join!(
-            self.child_ous(&parent),
-            self.accounts(&parent.id),
-            self.policies(&parent.id),
-        )?;
-        Ok(ParentContents {
-            path: parent.path,
-            child_ous,
-            account_ids,
-            policies,
-        })
+        let (child_ous, account_ids, policies) =
+            futures::try_join!(self.child_ous(&parent), self.accounts(&parent.id), self.policies(&parent.id),)?;
+        Ok(ParentContents { path: parent.path, child_ous, account_ids, policies })
     }
 
     async fn child_ous(&self, parent: &Parent) -> std::result::Result<Vec<Parent>, OrganizationFailure> {
         const OPERATION: &str = "ListOrganizationalUnitsForParent";
         let mut children = Vec::new();
-        let mut pages = self
-            .client
-            .list_organizational_units_for_parent()
-            .parent_id(&parent.id)
-            .into_paginator()
-            .send();
+        let mut pages = self.client.list_organizational_units_for_parent().parent_id(&parent.id).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| self.failure(OPERATION, error))?;
             for unit in page.organizational_units() {
@@ -173,12 +146,7 @@ impl OrganizationReader<'_> {
     async fn accounts(&self, parent_id: &str) -> std::result::Result<Vec<String>, OrganizationFailure> {
         const OPERATION: &str = "ListAccountsForParent";
         let mut accounts = Vec::new();
-        let mut pages = self
-            .client
-            .list_accounts_for_parent()
-            .parent_id(parent_id)
-            .into_paginator()
-            .send();
+        let mut pages = self.client.list_accounts_for_parent().parent_id(parent_id).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| self.failure(OPERATION, error))?;
             for account in page.accounts() {
@@ -225,11 +193,7 @@ impl OrganizationReader<'_> {
 
 /// Path of an OU named `name` under `parent` (`/` is the root).
 fn child_path(parent: &str, name: &str) -> String {
-    if parent == "/" {
-        format!("/{name}")
-    } else {
-        format!("{parent}/{name}")
-    }
+    if parent == "/" { format!("/{name}") } else { format!("{parent}/{name}") }
 }
 
 impl From<OrganizationFailure> for Error {

@@ -13,12 +13,8 @@ const SERVICE: &str = "sns";
 /// Listing subscriptions once for the region costs one call per 100
 /// subscriptions, instead of one call per topic with ListSubscriptionsByTopic.
 pub async fn read_topics(client: &aws_sdk_sns::Client, account: &str, region: &str) -> Result<Vec<LiveTopic>> {
-    let site = |operation| CallSite {
-        account: account.to_string(),
-        region: Some(region.to_string()),
-        service: SERVICE,
-        operation,
-    };
+    let site =
+        |operation| CallSite { account: account.to_string(), region: Some(region.to_string()), service: SERVICE, operation };
 
     let list_topics = async {
         let mut arns = Vec::new();
@@ -55,11 +51,7 @@ pub async fn read_topics(client: &aws_sdk_sns::Client, account: &str, region: &s
         .map(|arn| {
             let mut subscriptions = by_topic.remove(&arn).unwrap_or_default();
             subscriptions.sort();
-            LiveTopic {
-                name: topic_name(&arn).to_string(),
-                arn,
-                subscriptions,
-            }
+            LiveTopic { name: topic_name(&arn).to_string(), arn, subscriptions }
         })
         .collect();
     topics.sort_by(|a, b| a.name.cmp(&b.name));

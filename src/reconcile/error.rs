@@ -58,7 +58,9 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Validation { .. } | Error::Adopt { .. } => ErrorClass::Terminal,
-            Error::Source(_) | Error::LiveUnavailable { .. } | Error::Branch { .. } | Error::Forge { .. } => ErrorClass::Transient,
+            Error::Source(_) | Error::LiveUnavailable { .. } | Error::Branch { .. } | Error::Forge { .. } => {
+                ErrorClass::Transient
+            }
         }
     }
 

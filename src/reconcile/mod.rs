@@ -10,7 +10,7 @@ pub mod report;
 use std::collections::{BTreeMap, BTreeSet};
 
 use git2::Oid;
-use tracing::{info, info_span, Instrument};
+use tracing::{Instrument, info, info_span};
 
 pub use error::{Error, ErrorClass};
 pub use propose::{PullAction, PullOutcome};
@@ -18,7 +18,6 @@ pub use propose::{PullAction, PullOutcome};
 use crate::config::{RepoLocation, Settings};
 use crate::desired::model::DesiredState;
 use crate::diff::model::Drift;
-use crate::forge::Forge;
 use crate::i18n::Lang;
 use crate::live::model::LiveState;
 use crate::source::Repo;
@@ -31,7 +30,7 @@ pub struct Context {
     pub settings: Settings,
     /// The desired-state repository (local, or a cached clone of a remote).
     pub repo: Repo,
-    pub forge: Box<dyn Forge>,
+    pub forge: Box<dyn crate::forge::PullForge>,
     pub reader: crate::live::AwsReader,
     /// Language of pull request bodies.
     pub lang: Lang,
@@ -66,7 +65,10 @@ impl Context {
     }
 
     /// Like [`Context::new`], counting every AWS request in `metrics`.
-    pub async fn with_metrics(settings: Settings, metrics: std::sync::Arc<crate::telemetry::metrics::Metrics>) -> Result<Context, Error> {
+    pub async fn with_metrics(
+        settings: Settings,
+        metrics: std::sync::Arc<crate::telemetry::metrics::Metrics>,
+    ) -> Result<Context, Error> {
         let factory = crate::live::ClientFactory::new(settings.aws.clone())
             .await
             .with_interceptor(crate::telemetry::aws_interceptor(metrics.clone()));
@@ -80,7 +82,7 @@ impl Context {
     pub fn with_factory(settings: Settings, factory: crate::live::ClientFactory) -> Result<Context, Error> {
         let repo = open_repo(&settings).map_err(Error::Source)?;
         let forge_error = |forge, source| Error::Forge { account: "-".to_string(), forge, operation: "open", source };
-        let forge: Box<dyn Forge> = match (&settings.forge, &settings.github) {
+        let forge: Box<dyn crate::forge::PullForge> = match (&settings.forge, &settings.github) {
             (crate::config::ForgeKind::Github, Some(github)) => Box::new(
                 crate::forge::github::GithubForge::new(github.clone())
                     .map_err(|e| forge_error("github", crate::forge::Error::Github(e)))?,
@@ -197,6 +199,22 @@ fn check_any_account_read(ctx: &Context, plan: &Plan) -> Result<(), Error> {
         .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
         .unwrap_or_else(|| "the default AWS endpoints".to_string());
     Err(Error::LiveUnavailable { endpoint, first_reason: reasons[0].to_string() })
+}
+
+/// Plans every open pull request that changes the desired state: one plan
+/// comment and one `gcops/plan` status each. `live` is the live state of
+/// the latest pass, when there is one.
+pub async fn plan_pulls(
+    ctx: &Context,
+    live: Option<&LiveState>,
+) -> Result<Vec<crate::review::PullPlanOutcome>, crate::review::Error> {
+    if ctx.repo.is_remote()
+        && let Err(error) = ctx.repo.fetch()
+    {
+        tracing::warn!(error = %error, "fetch before planning pull requests failed; planning what is already fetched");
+    }
+    let today = chrono::Utc::now().with_timezone(&crate::JST).date_naive();
+    crate::review::plan_pull_requests(&ctx.repo, ctx.forge.as_ref(), &ctx.settings.branch, live, ctx.lang, today).await
 }
 
 /// Fetches (for a remote) and returns the branch head, without a pass.

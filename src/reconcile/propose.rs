@@ -55,7 +55,12 @@ pub(super) async fn propose_all(ctx: &Context, plan: &Plan) -> (Vec<PullOutcome>
         if plan.drift.coverage.iter().any(|e| e.account_id == account.id && e.state == Coverage::Unknown) {
             warn!(account = %account.name, "some reads failed; drift pull request left as it is");
             let branch = drift_branch(account);
-            outcomes.push(PullOutcome { account: account.name.clone(), branch, action: PullAction::SkippedUnknown, number: None });
+            outcomes.push(PullOutcome {
+                account: account.name.clone(),
+                branch,
+                action: PullAction::SkippedUnknown,
+                number: None,
+            });
             continue;
         }
         match propose_account(ctx, plan, account).await {
@@ -161,18 +166,16 @@ fn write_drift_commit(
     let tip = ctx.repo.branch_tip(branch).map_err(branch_error)?;
     ctx.repo.write_branch(branch, head, tip).map_err(branch_error)?;
 
-    Ok(PullContent {
-        branch: branch.to_string(),
-        base: ctx.settings.branch.clone(),
-        title,
-        body,
-        head_commit: head.to_string(),
-    })
+    Ok(PullContent { branch: branch.to_string(), base: ctx.settings.branch.clone(), title, body, head_commit: head.to_string() })
 }
 
 /// Maps a failed forge call to the step's error and counts it; successful
 /// calls are counted by [`counted`].
-fn forge_error<'a>(ctx: &'a Context, account: &'a Account, operation: &'static str) -> impl FnOnce(crate::forge::Error) -> Error + 'a {
+fn forge_error<'a>(
+    ctx: &'a Context,
+    account: &'a Account,
+    operation: &'static str,
+) -> impl FnOnce(crate::forge::Error) -> Error + 'a {
     move |source| {
         ctx.metrics.count_forge_request(ctx.forge.name(), operation, crate::telemetry::metrics::RequestOutcome::Error);
         Error::Forge { account: account.name.clone(), forge: ctx.forge.name(), operation, source }

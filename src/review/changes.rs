@@ -258,8 +258,12 @@ mod tests {
             account("222222222222", "jumin-asp", "resident-records"),
             account("333333333333", "zeimu-asp", "individual-tax"),
         ];
-        let environment =
-            Environment { client: "Sample City".to_string(), regions: vec!["ap-northeast-1".to_string()], accounts };
+        let environment = Environment {
+            client: "Sample City".to_string(),
+            regions: vec!["ap-northeast-1".to_string()],
+            accounts,
+            guardrails: None,
+        };
         DesiredState { environment: Some(doc(Kind::Environment, "sample-city", environment)), ..DesiredState::default() }
     }
 

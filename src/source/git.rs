@@ -63,12 +63,7 @@ impl Repo {
             })?;
             Repository::init_bare(&path).map_err(|source| Error::Open { repo: path.display().to_string(), source })?
         };
-        let mut this = Repo {
-            repo,
-            display,
-            remote: Some(RemoteSpec { url: url.to_string(), token }),
-            options: options.clone(),
-        };
+        let mut this = Repo { repo, display, remote: Some(RemoteSpec { url: url.to_string(), token }), options: options.clone() };
         this.set_origin(url)?;
         this.fetch()?;
         Ok(this)
@@ -103,9 +98,7 @@ impl Repo {
         let mut remote = self.repo.find_remote(ORIGIN).map_err(fetch_error)?;
 
         let default_branch = {
-            let connection = remote
-                .connect_auth(Direction::Fetch, Some(self.callbacks()), None)
-                .map_err(fetch_error)?;
+            let connection = remote.connect_auth(Direction::Fetch, Some(self.callbacks()), None).map_err(fetch_error)?;
             connection.default_branch().ok().and_then(|b| b.as_str().ok().map(str::to_string))
         };
 
@@ -113,7 +106,13 @@ impl Repo {
         fetch_options.remote_callbacks(self.callbacks());
         fetch_options.prune(FetchPrune::On);
         remote
-            .fetch(&["+refs/heads/*:refs/remotes/origin/*"], Some(&mut fetch_options), None)
+            // Pull request heads (GitHub's refs/pull/<n>/head) come along so
+            // that pull requests from other branches and forks can be planned.
+            .fetch(
+                &["+refs/heads/*:refs/remotes/origin/*", "+refs/pull/*/head:refs/remotes/origin/pull/*/head"],
+                Some(&mut fetch_options),
+                None,
+            )
             .map_err(fetch_error)?;
 
         if let Some(head) = default_branch.as_deref().and_then(|b| b.strip_prefix("refs/heads/")) {
@@ -128,19 +127,15 @@ impl Repo {
 
     /// Tip commit of `branch`; for a remote, as of the last fetch.
     pub fn head_commit(&self, branch: &str) -> Result<Oid, Error> {
-        self.branch_tip(branch)?.ok_or_else(|| Error::BranchNotFound {
-            repo: self.display.clone(),
-            branch: branch.to_string(),
-        })
+        self.branch_tip(branch)?.ok_or_else(|| Error::BranchNotFound { repo: self.display.clone(), branch: branch.to_string() })
     }
 
     /// Tip commit of `name`, or `None` when the branch does not exist.
     pub fn branch_tip(&self, name: &str) -> Result<Option<Oid>, Error> {
         match self.repo.find_reference(&self.branch_ref(name)) {
             Ok(reference) => {
-                let commit = reference
-                    .peel_to_commit()
-                    .map_err(|source| self.git_error(&format!("resolve branch {name}"), source))?;
+                let commit =
+                    reference.peel_to_commit().map_err(|source| self.git_error(&format!("resolve branch {name}"), source))?;
                 Ok(Some(commit.id()))
             }
             Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
@@ -155,11 +150,7 @@ impl Repo {
     /// reads the whole tree.
     pub fn read_files(&self, commit: Oid, prefixes: &[&str]) -> Result<BTreeMap<String, Vec<u8>>, Error> {
         let operation = format!("read tree of commit {commit}");
-        let tree = self
-            .repo
-            .find_commit(commit)
-            .and_then(|c| c.tree())
-            .map_err(|source| self.git_error(&operation, source))?;
+        let tree = self.repo.find_commit(commit).and_then(|c| c.tree()).map_err(|source| self.git_error(&operation, source))?;
 
         let mut blobs: Vec<(String, Oid)> = Vec::new();
         tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
@@ -291,11 +282,8 @@ impl Repo {
     }
 
     fn push(&self, name: &str, new: Oid, force: bool) -> Result<(), Error> {
-        let push_error = |source| Error::Push {
-            repo: self.display.clone(),
-            branch: name.to_string(),
-            source: self.scrub(source),
-        };
+        let push_error =
+            |source| Error::Push { repo: self.display.clone(), branch: name.to_string(), source: self.scrub(source) };
         // The cache clone has no branches of its own, so its refs/heads/ is a
         // staging area for what gets pushed.
         let refname = format!("refs/heads/{name}");
@@ -335,12 +323,9 @@ impl Repo {
             Some(_) => (format!("refs/remotes/{ORIGIN}/HEAD"), format!("refs/remotes/{ORIGIN}/")),
         };
         match self.repo.find_reference(&head) {
-            Ok(reference) => Ok(reference
-                .symbolic_target()
-                .ok()
-                .flatten()
-                .and_then(|t| t.strip_prefix(prefix.as_str()))
-                .map(str::to_string)),
+            Ok(reference) => {
+                Ok(reference.symbolic_target().ok().flatten().and_then(|t| t.strip_prefix(prefix.as_str())).map(str::to_string))
+            }
             Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
             Err(source) => Err(self.git_error("read default branch", source)),
         }
@@ -348,10 +333,8 @@ impl Repo {
 
     /// Checks whether `tip` was committed by the gcops identity for branch `name`.
     pub fn is_owned(&self, tip: Oid, name: &str) -> Result<bool, Error> {
-        let commit = self
-            .repo
-            .find_commit(tip)
-            .map_err(|source| self.git_error(&format!("read tip of branch {name}"), source))?;
+        let commit =
+            self.repo.find_commit(tip).map_err(|source| self.git_error(&format!("read tip of branch {name}"), source))?;
         let committer = commit.committer();
         let identity = &self.options.identity;
         if committer.name().ok() != Some(identity.name.as_str()) || committer.email().ok() != Some(identity.email.as_str()) {
@@ -460,10 +443,7 @@ pub(super) fn redact_url(url: &str) -> String {
 
 /// Cache folder name for a URL: every character outside `[A-Za-z0-9.-]` becomes `_`.
 fn sanitise(url: &str) -> PathBuf {
-    let name: String = url
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
-        .collect();
+    let name: String = url.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
     PathBuf::from(name)
 }
 

@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
-use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
@@ -275,7 +275,9 @@ mod tests {
         iam.list_roles().send().await.expect_err("access denied is not retried");
 
         let text = metrics.encode_openmetrics();
-        let line = |outcome: &str| format!("gcops_aws_requests_total{{service=\"iam\",operation=\"ListRoles\",outcome=\"{outcome}\"}} 1");
+        let line = |outcome: &str| {
+            format!("gcops_aws_requests_total{{service=\"iam\",operation=\"ListRoles\",outcome=\"{outcome}\"}} 1")
+        };
         assert!(text.contains(&line("throttled")), "{text}");
         assert!(text.contains(&line("success")), "{text}");
         assert!(text.contains(&line("denied")), "{text}");

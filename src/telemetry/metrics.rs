@@ -12,8 +12,8 @@
 //! account or template that leaves the desired state stops being reported.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
@@ -343,17 +343,11 @@ fn count_drift_items(snap: &mut Snapshot, drift: &Drift, account_name: &impl Fn(
         snap.drift_items.entry((account_name(&entry.account_id), entry.resource_type.as_str().to_string())).or_insert(0);
     }
     for item in &drift.items {
-        *snap.drift_items.entry((account_name(&item.account_id), item.resource_type.as_str().to_string())).or_insert(0) +=
-            1;
+        *snap.drift_items.entry((account_name(&item.account_id), item.resource_type.as_str().to_string())).or_insert(0) += 1;
     }
 }
 
-fn count_out_of_sync(
-    snap: &mut Snapshot,
-    desired: &DesiredState,
-    drift: &Drift,
-    account_name: &impl Fn(&str) -> String,
-) {
+fn count_out_of_sync(snap: &mut Snapshot, desired: &DesiredState, drift: &Drift, account_name: &impl Fn(&str) -> String) {
     for account in desired.accounts() {
         snap.budgets_out_of_sync.insert(account.name.clone(), 0);
         snap.alarms_out_of_sync.insert(account.name.clone(), 0);
@@ -403,11 +397,7 @@ fn compute_template_lag(snap: &mut Snapshot, desired: &DesiredState, drift: &Dri
             if !behind && !compared {
                 continue;
             }
-            let lag_seconds = if behind {
-                published.map(|p| (today - p).num_days().max(0) * SECONDS_PER_DAY)
-            } else {
-                Some(0)
-            };
+            let lag_seconds = if behind { published.map(|p| (today - p).num_days().max(0) * SECONDS_PER_DAY) } else { Some(0) };
             snap.template_lag.insert((assignment.template.clone(), account.name.clone()), TemplateLag { behind, lag_seconds });
         }
     }
@@ -509,7 +499,9 @@ impl Metrics {
         let grants_expiring = Family::default();
         registry.register(
             "gcops_grants_expiring",
-            format!("Permission grants whose last valid day is at most {GRANT_EXPIRY_WARNING_DAYS} days away or past, by account"),
+            format!(
+                "Permission grants whose last valid day is at most {GRANT_EXPIRY_WARNING_DAYS} days away or past, by account"
+            ),
             grants_expiring.clone(),
         );
         let grant_expiry_timestamp = Family::default();
@@ -544,11 +536,7 @@ impl Metrics {
             reconcile_passes.clone(),
         );
         let pass_duration = Histogram::new(PASS_BUCKETS);
-        registry.register(
-            "gcops_reconcile_pass_duration_seconds",
-            "Duration of whole reconcile passes",
-            pass_duration.clone(),
-        );
+        registry.register("gcops_reconcile_pass_duration_seconds", "Duration of whole reconcile passes", pass_duration.clone());
         let step_duration: HistogramFamily<StepLabels> = Family::new_with_constructor(|| Histogram::new(STEP_BUCKETS));
         registry.register(
             "gcops_reconcile_step_duration_seconds",
@@ -701,8 +689,7 @@ impl Metrics {
     pub fn encode_prometheus_text(&self) -> String {
         let _guard = self.publish_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut text = String::new();
-        prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
-            .expect("writing to a String cannot fail");
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
     }
 }
@@ -731,8 +718,7 @@ impl Drop for DurationTimer {
 mod tests {
     use super::*;
     use crate::desired::model::{
-        Account, Area, Doc, DocRef, Environment, Kind, PermissionGrant, Principal, PrincipalKind, TemplateAssignment,
-        Trust,
+        Account, Area, Doc, DocRef, Environment, Kind, PermissionGrant, Principal, PrincipalKind, TemplateAssignment, Trust,
     };
     use crate::diff::model::{CoverageEntry, DriftItem, Source};
     use crate::templates::model::{Provenance, TemplateVersion};
@@ -774,11 +760,7 @@ mod tests {
             file: format!("templates/{name}/{version}/template.yaml"),
             body: String::new(),
             parsed: serde_json::Value::Null,
-            provenance: Provenance {
-                source: "test".into(),
-                sha256: String::new(),
-                published: published.map(str::to_string),
-            },
+            provenance: Provenance { source: "test".into(), sha256: String::new(), published: published.map(str::to_string) },
             parameters: BTreeMap::new(),
             resources: BTreeMap::new(),
         }

@@ -6,4 +6,4 @@ mod aws;
 pub mod metrics;
 
 pub use aws::aws_interceptor;
-pub use metrics::{snapshot, DurationTimer, Metrics, PassResult, RequestOutcome, Snapshot, Step};
+pub use metrics::{DurationTimer, Metrics, PassResult, RequestOutcome, Snapshot, Step, snapshot};

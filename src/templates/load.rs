@@ -41,10 +41,7 @@ pub fn load_templates(files: &BTreeMap<String, Vec<u8>>) -> LoadedTemplates {
         // Files deeper than `templates/<name>/<version>/<file>` are
         // supporting material (nested stacks, docs) and are not loaded.
         if let ["templates", name, version, file] = parts.as_slice() {
-            folders
-                .entry(((*name).to_owned(), (*version).to_owned()))
-                .or_default()
-                .insert(file, bytes.as_slice());
+            folders.entry(((*name).to_owned(), (*version).to_owned())).or_default().insert(file, bytes.as_slice());
         }
     }
 
@@ -57,7 +54,12 @@ pub fn load_templates(files: &BTreeMap<String, Vec<u8>>) -> LoadedTemplates {
     loaded
 }
 
-fn load_version(name: &str, version: &str, folder: &BTreeMap<&str, &[u8]>, loaded: &mut LoadedTemplates) -> Option<TemplateVersion> {
+fn load_version(
+    name: &str,
+    version: &str,
+    folder: &BTreeMap<&str, &[u8]>,
+    loaded: &mut LoadedTemplates,
+) -> Option<TemplateVersion> {
     let dir = format!("templates/{name}/{version}");
     let template_file = TEMPLATE_FILES.iter().find(|f| folder.contains_key(**f));
     let provenance_bytes = folder.get(PROVENANCE_FILE);
@@ -144,9 +146,7 @@ fn load_provenance(file: &str, bytes: &[u8], template: &[u8], errors: &mut Vec<V
     let actual = hex::encode(Sha256::digest(template));
     if !provenance.sha256.trim().eq_ignore_ascii_case(&actual) {
         let pos = root.locate("sha256").pos(file);
-        let err = ValidationError::new(pos, Rule::DigestMismatch)
-            .arg("expected", provenance.sha256.trim())
-            .arg("actual", actual);
+        let err = ValidationError::new(pos, Rule::DigestMismatch).arg("expected", provenance.sha256.trim()).arg("actual", actual);
         errors.push(err);
         return None;
     }

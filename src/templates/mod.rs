@@ -190,7 +190,8 @@ mod tests {
 
     #[test]
     fn tag_functions_long_form() {
-        let text = "a: !Sub '${AWS::Region}-x'\nb: !Join [',', [x, !Ref Y]]\nc: !If [C, !GetAZs '', !Select [0, !Split [',', s]]]\n";
+        let text =
+            "a: !Sub '${AWS::Region}-x'\nb: !Join [',', [x, !Ref Y]]\nc: !If [C, !GetAZs '', !Select [0, !Split [',', s]]]\n";
         let v = parse(text);
         assert_eq!(v["a"], json!({"Fn::Sub": "${AWS::Region}-x"}));
         assert_eq!(v["b"], json!({"Fn::Join": [",", ["x", {"Ref": "Y"}]]}));

@@ -2,5 +2,5 @@
 //! of them, so unused ones are not warnings.
 #![allow(dead_code)]
 
-pub mod moto;
 pub mod github_fake;
+pub mod moto;

@@ -64,13 +64,7 @@ impl MotoGateway {
             .spawn()
             .expect("spawn .venv/bin/python devenv/moto_gateway.py");
 
-        let mut gateway = MotoGateway {
-            child,
-            port: 0,
-            endpoint_url: String::new(),
-            log_path,
-            _dir: dir,
-        };
+        let mut gateway = MotoGateway { child, port: 0, endpoint_url: String::new(), log_path, _dir: dir };
         gateway.port = gateway.wait_for_port(&port_file);
         gateway.endpoint_url = format!("http://127.0.0.1:{}", gateway.port);
         gateway.wait_until_answering();
@@ -101,10 +95,7 @@ impl MotoGateway {
     pub async fn account_sdk_config(&self, account_id: &str) -> SdkConfig {
         let base = self.sdk_config().await;
         let factory = ClientFactory::with_base_config(self.settings(), base);
-        factory
-            .account_config(account_id)
-            .await
-            .expect("build member account configuration")
+        factory.account_config(account_id).await.expect("build member account configuration")
     }
 
     /// Settings that point the client factory at this gateway, without retries.
@@ -197,11 +188,8 @@ fn ensure_moto_installed(root: &Path) {
         return;
     }
 
-    let status = Command::new("bash")
-        .arg(root.join("scripts/setup-moto"))
-        .current_dir(root)
-        .status()
-        .expect("run scripts/setup-moto");
+    let status =
+        Command::new("bash").arg(root.join("scripts/setup-moto")).current_dir(root).status().expect("run scripts/setup-moto");
     assert!(status.success(), "scripts/setup-moto failed with {status}");
 }
 
@@ -212,9 +200,5 @@ fn http_post(port: u16, path: &str) -> u16 {
         .expect("send request to moto gateway");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read moto gateway response");
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0)
+    response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
 }
