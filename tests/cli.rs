@@ -13,12 +13,7 @@ fn gcops() -> Command {
 }
 
 fn example_copy(dir: &Path) -> PathBuf {
-    let repo = dir.join("repo");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::create_dir_all(&repo).unwrap();
-    let status = Command::new("cp").arg("-r").arg(root.join("desired-state")).arg(root.join("templates")).arg(&repo).status();
-    assert!(status.unwrap().success());
-    repo
+    support::repo::example_copy(dir, "repo")
 }
 
 fn stderr(out: &Output) -> String {

@@ -5,46 +5,12 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::moto::MotoGateway;
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=operator", "-c", "user.email=op@example.jp"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A work clone with the example committed, and the bare repository it pushes to.
-fn repos(dir: &Path) -> (PathBuf, PathBuf) {
-    let work = dir.join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        Command::new("cp")
-            .arg("-r")
-            .arg(root.join("desired-state"))
-            .arg(root.join("templates"))
-            .arg(&work)
-            .status()
-            .unwrap()
-            .success()
-    );
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-qm", "Desired state of Sample City"]);
-    let bare = dir.join("city.git");
-    git(dir, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
-    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
-    (work, bare)
-}
+use support::repo::{example_with_remote, git};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -144,7 +110,7 @@ fn daemon_pass_on_push_clean_shutdown_and_restart() {
     // be interrupted.
     let moto = MotoGateway::start_with(&["--delay-ms", "40"]);
     let tmp = tempfile::tempdir().unwrap();
-    let (work, bare) = repos(tmp.path());
+    let (work, bare) = example_with_remote(tmp.path());
 
     for step in ["seed", "hand-changes"] {
         let out = Command::new(env!("CARGO_BIN_EXE_gcops-devenv")).arg(step).arg(&work).envs(aws_env(&moto)).output().unwrap();
@@ -201,23 +167,28 @@ fn daemon_pass_on_push_clean_shutdown_and_restart() {
     assert_eq!(wait_exit(&mut daemon, &log2, Duration::from_secs(90)).code(), Some(0));
 }
 
-#[test]
-fn daemon_port_in_use_fails_at_start() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_work, bare) = repos(tmp.path());
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port();
-    let config = tmp.path().join("gcops.yaml");
-    std::fs::write(&config, format!("repository:\n  url: {}\ndaemon:\n  listen: 127.0.0.1:{port}\n", bare.display())).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gcops"))
+/// Runs `gcops run` with `config`, expecting it to stop at start-up.
+fn run_once_failing(config: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gcops"))
         .args(["--lang", "en", "--config"])
-        .arg(&config)
+        .arg(config)
         .arg("run")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn daemon_port_in_use_fails_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_work, bare) = example_with_remote(tmp.path());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = tmp.path().join("gcops.yaml");
+    std::fs::write(&config, format!("repository:\n  url: {}\ndaemon:\n  listen: 127.0.0.1:{port}\n", bare.display())).unwrap();
+    let out = run_once_failing(&config);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "error names the address: {stderr}");
@@ -229,15 +200,7 @@ fn daemon_unreachable_repository_fails_at_start() {
     let config = tmp.path().join("gcops.yaml");
     let missing = tmp.path().join("no-such-repo");
     std::fs::write(&config, format!("repository:\n  url: {}\ndaemon:\n  listen: 127.0.0.1:0\n", missing.display())).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gcops"))
-        .args(["--lang", "en", "--config"])
-        .arg(&config)
-        .arg("run")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
+    let out = run_once_failing(&config);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-repo"));
 }
@@ -247,7 +210,7 @@ fn daemon_survives_aws_outage_and_recovers() {
     let mut moto = MotoGateway::start();
     let moto_port = moto.port();
     let tmp = tempfile::tempdir().unwrap();
-    let (work, bare) = repos(tmp.path());
+    let (work, bare) = example_with_remote(tmp.path());
     let out = Command::new(env!("CARGO_BIN_EXE_gcops-devenv")).arg("seed").arg(&work).envs(aws_env(&moto)).output().unwrap();
     assert!(out.status.success(), "seed: {}", String::from_utf8_lossy(&out.stderr));
 

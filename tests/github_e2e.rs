@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,42 +14,9 @@ use gcops::forge::github::RetrySettings;
 use gcops::reconcile::{Context, PullAction};
 use support::github_fake::GithubFake;
 use support::moto::MotoGateway;
+use support::repo::example_with_remote;
 
 const TOKEN: &str = "ghp_e2e_token_never_logged";
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=operator", "-c", "user.email=op@example.jp"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// The example committed in a work folder and cloned into a bare "remote".
-fn remote(dir: &Path) -> (PathBuf, PathBuf) {
-    let work = dir.join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        Command::new("cp")
-            .arg("-r")
-            .arg(root.join("desired-state"))
-            .arg(root.join("templates"))
-            .arg(&work)
-            .status()
-            .unwrap()
-            .success()
-    );
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-qm", "Desired state of Sample City"]);
-    let bare = dir.join("city.git");
-    git(dir, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
-    (work, bare)
-}
 
 async fn github_context(moto: &MotoGateway, fake: &GithubFake, bare: &Path, dir: &Path) -> Context {
     let token_file = dir.join("token");
@@ -84,7 +51,7 @@ fn remote_refs(bare: &Path) -> String {
 async fn github_drift_pulls_lifecycle() {
     let moto = MotoGateway::start();
     let tmp = tempfile::tempdir().unwrap();
-    let (work, bare) = remote(tmp.path());
+    let (work, bare) = example_with_remote(tmp.path());
     let fake = GithubFake::start("sample-city", "gc").await;
     fake.expect_token(TOKEN);
     fake.serve_git(&bare);

@@ -15,41 +15,8 @@ use support::moto::MotoGateway;
 const JUMIN: &str = "222222222222";
 const ZEIMU: &str = "333333333333";
 
-/// Copies the example's desired-state/ and templates/ into a new git
-/// repository with one commit on `main`.
 fn example_repo(dir: &Path) -> PathBuf {
-    let repo_dir = dir.join("sample-city");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for folder in ["desired-state", "templates"] {
-        copy_dir(&root.join(folder), &repo_dir.join(folder));
-    }
-    let repo = git2::Repository::init_opts(&repo_dir, git2::RepositoryInitOptions::new().initial_head("main")).unwrap();
-    commit_all(&repo, "Desired state of Sample City");
-    repo_dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-fn commit_all(repo: &git2::Repository, message: &str) {
-    let mut index = repo.index().unwrap();
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("operator", "operator@ops.example.jp").unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents).unwrap();
+    support::repo::example_repo(dir, "sample-city")
 }
 
 fn settings(moto: &MotoGateway, repo: &Path) -> Settings {
@@ -80,6 +47,25 @@ fn refs(repo: &Path) -> Vec<(String, git2::Oid)> {
         .collect();
     refs.sort();
     refs
+}
+
+/// Writes the example's `gc-ec2-cpu-high` alarm as it is live, with another threshold.
+async fn put_cpu_alarm(cw: &aws_sdk_cloudwatch::Client, live: &aws_sdk_cloudwatch::types::MetricAlarm, threshold: f64) {
+    cw.put_metric_alarm()
+        .alarm_name("gc-ec2-cpu-high")
+        .namespace("AWS/EC2")
+        .metric_name("CPUUtilization")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+        .period(300)
+        .evaluation_periods(3)
+        .threshold(threshold)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .treat_missing_data("notBreaching")
+        .alarm_description(live.alarm_description().unwrap_or_default())
+        .set_alarm_actions(Some(live.alarm_actions().to_vec()))
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -134,21 +120,7 @@ async fn example_lifecycle_of_drift_pulls() {
     let cw = aws_sdk_cloudwatch::Client::new(&env.config_for(JUMIN, "ap-northeast-1").await.unwrap());
     let alarm = cw.describe_alarms().alarm_names("gc-ec2-cpu-high").send().await.unwrap();
     let alarm = &alarm.metric_alarms()[0];
-    cw.put_metric_alarm()
-        .alarm_name("gc-ec2-cpu-high")
-        .namespace("AWS/EC2")
-        .metric_name("CPUUtilization")
-        .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
-        .period(300)
-        .evaluation_periods(3)
-        .threshold(99.0)
-        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
-        .treat_missing_data("notBreaching")
-        .alarm_description(alarm.alarm_description().unwrap_or_default())
-        .set_alarm_actions(Some(alarm.alarm_actions().to_vec()))
-        .send()
-        .await
-        .unwrap();
+    put_cpu_alarm(&cw, alarm, 99.0).await;
     let pass = gcops::reconcile::run_once(&ctx).await.expect("third pass");
     let jumin_outcome = pass.pulls.iter().find(|p| p.account == "jumin-asp").unwrap();
     assert_eq!(jumin_outcome.action, PullAction::Updated);
@@ -157,21 +129,7 @@ async fn example_lifecycle_of_drift_pulls() {
     // Drift gone: the pull request is closed with a comment.
     let iam = aws_sdk_iam::Client::new(&env.config_for(JUMIN, "ap-northeast-1").await.unwrap());
     iam.delete_role_policy().role_name("GCVendorAlphaOperator").policy_name("HandAddedS3Read").send().await.unwrap();
-    cw.put_metric_alarm()
-        .alarm_name("gc-ec2-cpu-high")
-        .namespace("AWS/EC2")
-        .metric_name("CPUUtilization")
-        .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
-        .period(300)
-        .evaluation_periods(3)
-        .threshold(80.0)
-        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
-        .treat_missing_data("notBreaching")
-        .alarm_description(alarm.alarm_description().unwrap_or_default())
-        .set_alarm_actions(Some(alarm.alarm_actions().to_vec()))
-        .send()
-        .await
-        .unwrap();
+    put_cpu_alarm(&cw, alarm, 80.0).await;
     let pass = gcops::reconcile::run_once(&ctx).await.expect("fourth pass");
     let jumin_outcome = pass.pulls.iter().find(|p| p.account == "jumin-asp").unwrap();
     assert_eq!(jumin_outcome.action, PullAction::Closed);

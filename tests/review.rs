@@ -94,7 +94,7 @@ fn example_repo(dir: &Path) -> PathBuf {
     let repo_dir = dir.join("sample-city");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for folder in ["desired-state", "templates"] {
-        copy_dir(&root.join(folder), &repo_dir.join(folder));
+        support::repo::copy_dir(&root.join(folder), &repo_dir.join(folder));
     }
     std::fs::write(repo_dir.join("README.md"), "# Sample City\n").unwrap();
     let repo = git2::Repository::init_opts(&repo_dir, git2::RepositoryInitOptions::new().initial_head("main")).unwrap();
@@ -105,19 +105,6 @@ fn example_repo(dir: &Path) -> PathBuf {
     let sig = signature();
     repo.commit(Some("HEAD"), &sig, &sig, "Desired state of Sample City", &tree, &[]).unwrap();
     repo_dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn signature() -> git2::Signature<'static> {

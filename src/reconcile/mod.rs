@@ -1,7 +1,7 @@
 //! One reconcile pass, as a list of named steps: fetch the desired-state
 //! commit, load and validate it, read live state, diff, then keep one drift
 //! pull request per account. This is the only module that uses every other;
-//! the CLI and (later) the daemon loop call [`plan`] and [`run_once`].
+//! the CLI and the daemon ([`crate::daemon`]) call [`plan`] and [`run_once`].
 
 mod error;
 mod propose;
@@ -48,7 +48,7 @@ pub struct Plan {
     pub drift: Drift,
 }
 
-/// What a full pass did.
+/// Outcome of a full pass.
 pub struct PassOutcome {
     pub plan: Plan,
     pub pulls: Vec<PullOutcome>,
@@ -110,7 +110,7 @@ fn open_repo(settings: &Settings) -> Result<Repo, crate::source::Error> {
     Repo::open(&spec, &options)
 }
 
-/// The read-only steps: fetch, load and validate, read live, diff.
+/// Runs the read-only steps: fetch, load and validate, read live, diff.
 pub async fn plan(ctx: &Context) -> Result<Plan, Error> {
     use crate::telemetry::metrics::Step;
 
@@ -142,7 +142,7 @@ pub async fn plan(ctx: &Context) -> Result<Plan, Error> {
     .await
 }
 
-/// A full pass: plan, then one drift pull request per account.
+/// Runs a full pass: plan, then one drift pull request per account.
 pub async fn run_once(ctx: &Context) -> Result<PassOutcome, Error> {
     let started = std::time::Instant::now();
     let plan = plan(ctx).await?;

@@ -14,7 +14,7 @@ use crate::desired::model::Account;
 use crate::diff::model::{Coverage, DriftItem};
 use crate::forge::{PullContent, PullRequest, PullState};
 
-/// What the step did for one account.
+/// Action the propose step took for one account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PullAction {

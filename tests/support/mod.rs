@@ -4,3 +4,4 @@
 
 pub mod github_fake;
 pub mod moto;
+pub mod repo;
