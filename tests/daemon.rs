@@ -251,3 +251,89 @@ fn daemon_survives_aws_outage_and_recovers() {
     assert_eq!(wait_exit(&mut daemon, &log, Duration::from_secs(60)).code(), Some(0));
     drop(moto);
 }
+
+#[test]
+fn daemon_bad_webhook_secret_fails_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_work, bare) = example_with_remote(tmp.path());
+    let secret = tmp.path().join("missing-secret");
+    let config = tmp.path().join("gcops.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "repository:\n  url: {}\ndaemon:\n  listen: 127.0.0.1:0\n  webhookSecretFile: {}\n",
+            bare.display(),
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let out = run_once_failing(&config);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("missing-secret"), "error names the secret file: {stderr}");
+}
+
+/// Sends a GitHub webhook delivery to the daemon, signed with `secret`
+/// unless `secret` is empty; returns the status line.
+fn post_webhook(port: u16, event: &str, body: &str, secret: &[u8]) -> String {
+    use hmac::Mac;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let signature = if secret.is_empty() {
+        String::new()
+    } else {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(body.as_bytes());
+        format!("X-Hub-Signature-256: sha256={}\r\n", hex::encode(mac.finalize().into_bytes()))
+    };
+    write!(
+        stream,
+        "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-GitHub-Event: {event}\r\n{signature}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn daemon_webhook_push_starts_pass() {
+    let moto = MotoGateway::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (work, bare) = example_with_remote(tmp.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_gcops-devenv")).arg("seed").arg(&work).envs(aws_env(&moto)).output().unwrap();
+    assert!(out.status.success(), "seed: {}", String::from_utf8_lossy(&out.stderr));
+
+    let secret = b"webhook-test-secret";
+    let secret_file = tmp.path().join("webhook-secret");
+    std::fs::write(&secret_file, secret).unwrap();
+    let port = free_port();
+    let config = tmp.path().join("gcops.yaml");
+    // Polling is an hour apart and the local watch is off, so only the
+    // webhook can start the second pass.
+    std::fs::write(
+        &config,
+        format!(
+            "repository:\n  url: {}\naws:\n  maxAttempts: 1\ndaemon:\n  listen: 127.0.0.1:{port}\n  gitIntervalSeconds: 3600\n  liveIntervalSeconds: 3600\n  watchLocalRepository: false\n  webhookSecretFile: {}\n",
+            bare.display(),
+            secret_file.display()
+        ),
+    )
+    .unwrap();
+    let log = tmp.path().join("daemon.log");
+    let mut daemon = start_daemon(&config, &moto, &log);
+    wait_until("the first successful pass", &log, Duration::from_secs(60), || successful_passes(port) >= 1);
+
+    let push = r#"{"ref":"refs/heads/main","after":"0123456789abcdef0123456789abcdef01234567"}"#;
+    assert!(post_webhook(port, "push", push, b"").contains("401"), "unsigned delivery is rejected");
+    assert!(post_webhook(port, "push", push, b"wrong-secret").contains("401"), "wrongly signed delivery is rejected");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(successful_passes(port), 1, "a rejected delivery starts nothing");
+
+    assert!(post_webhook(port, "push", push, secret).contains("202"), "signed delivery is accepted");
+    wait_until("the pass started by the webhook", &log, Duration::from_secs(60), || successful_passes(port) >= 2);
+
+    terminate(&daemon);
+    assert_eq!(wait_exit(&mut daemon, &log, Duration::from_secs(60)).code(), Some(0));
+}

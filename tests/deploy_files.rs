@@ -115,3 +115,23 @@ fn apply_policy_limits_role_writes_to_owned_roles() {
         }
     }
 }
+
+/// `systemd-analyze verify` needs the binary named by ExecStart to exist, so
+/// the unit is checked as a copy that starts /bin/true instead.
+#[test]
+fn systemd_unit_verifies() {
+    let Ok(version) = std::process::Command::new("systemd-analyze").arg("--version").output() else {
+        panic!("systemd-analyze is missing: install Debian package systemd to check deploy/systemd/gcops.service");
+    };
+    assert!(version.status.success());
+    let unit = std::fs::read_to_string(deploy("systemd/gcops.service")).unwrap();
+    let exec = unit.lines().find(|l| l.starts_with("ExecStart=")).expect("the unit has ExecStart");
+    let binary = exec.trim_start_matches("ExecStart=").split_whitespace().next().unwrap().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("gcops.service");
+    std::fs::write(&copy, unit.replace(&binary, "/bin/true")).unwrap();
+    let out = std::process::Command::new("systemd-analyze").arg("verify").arg(&copy).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "systemd-analyze verify failed:\n{stderr}");
+    assert!(!stderr.contains("gcops.service:"), "warnings about the unit:\n{stderr}");
+}
