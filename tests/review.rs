@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use gcops::forge::github::{GithubAuth, GithubForge, GithubSettings, RetrySettings, TokenSource};
-use gcops::forge::{CommitState, Forge, LocalForge, PLAN_MARKER, PLAN_STATUS_CONTEXT, PullContent};
+use gcops::forge::{
+    Annotation, CommitState, Forge, LocalForge, PLAN_MARKER, PLAN_STATUS_CONTEXT, PullContent, ReviewForge, annotation_marker,
+};
 use gcops::i18n::Lang;
 use gcops::review::{PlanResult, PullPlanOutcome, SkipReason, plan_pull_requests};
 use gcops::source::{Options, Repo};
-use support::github_fake::GithubFake;
+use support::github_fake::{FakeReview, GithubFake};
 use tempfile::TempDir;
 
 const OWNER: &str = "gc-city";
@@ -77,6 +79,10 @@ impl Setup {
             .rev()
             .find(|s| s.sha == sha && s.context == PLAN_STATUS_CONTEXT)
             .map(|s| (s.state.clone(), s.description.clone()))
+    }
+
+    fn reviews(&self, number: u64) -> Vec<FakeReview> {
+        self.fake.state().reviews.iter().filter(|r| r.pull == number).cloned().collect()
     }
 
     /// Returns the plan comment of pull request `number`, asserting it is the only comment.
@@ -467,7 +473,6 @@ async fn local_forge_plans_pull() {
 
 #[tokio::test]
 async fn local_changed_files_since_merge_base() {
-    use gcops::forge::ReviewForge;
     let tmp = tempfile::tempdir().unwrap();
     let repo_dir = example_repo(tmp.path());
     let head = commit_on_branch(&repo_dir, "docs", &[("README.md", Some("# Sample City\n\nMore.\n"))]);
@@ -490,7 +495,6 @@ async fn local_changed_files_since_merge_base() {
 
 #[tokio::test]
 async fn local_status_without_pull_fails() {
-    use gcops::forge::ReviewForge;
     let tmp = tempfile::tempdir().unwrap();
     let repo_dir = example_repo(tmp.path());
     let forge = LocalForge::new(&repo_dir).unwrap();
@@ -570,4 +574,151 @@ async fn each_guardrail_fails_the_status() {
         assert!(comment.contains(&format!("`{path}:")), "{name}: comment names the file and line:\n{comment}");
         assert_eq!(s.status(sha).unwrap().0, "failure", "{name}: status");
     }
+}
+
+#[tokio::test]
+async fn invalid_pull_gets_line_review() {
+    let s = Setup::new().await;
+    let path = "desired-state/permissions/alpha-admin.yaml";
+    let (number, sha) = s.open_pull("alpha-admin", &[(path, Some(WILDCARD_GRANT))]);
+
+    let outcomes = s.plan(Lang::En).await;
+
+    assert!(matches!(result_of(&outcomes, number), PlanResult::Planned { state: CommitState::Failure, .. }));
+    let reviews = s.reviews(number);
+    assert_eq!(reviews.len(), 1, "{reviews:#?}");
+    let review = &reviews[0];
+    assert_eq!(review.event, "COMMENT");
+    assert_eq!(review.commit_id, sha);
+    assert!(review.body.contains(&annotation_marker(&sha)), "{}", review.body);
+    assert!(review.body.contains("1 validation errors"), "{}", review.body);
+    assert_eq!(review.comments.len(), 1, "{review:#?}");
+    let comment = &review.comments[0];
+    assert_eq!(comment.path, path);
+    assert_eq!(comment.line, line_of(WILDCARD_GRANT, "- Effect: Allow") as u64);
+    assert_eq!(comment.side, "RIGHT");
+    assert!(comment.body.starts_with("[vendor-wildcard] "), "{}", comment.body);
+    assert_eq!(s.status(&sha).unwrap().0, "failure", "the status is still set");
+    assert!(s.plan_comment(number).contains("[vendor-wildcard]"), "the plan comment still lists the error");
+}
+
+#[tokio::test]
+async fn review_uses_plan_language() {
+    let s = Setup::new().await;
+    let (number, _) = s.open_pull("unknown-account", &[(AUDIT_PATH, Some(UNKNOWN_ACCOUNT_GRANT))]);
+
+    s.plan(Lang::Ja).await;
+
+    let reviews = s.reviews(number);
+    assert_eq!(reviews.len(), 1, "{reviews:#?}");
+    assert!(reviews[0].body.contains("検証エラーが"), "{}", reviews[0].body);
+    let comment = reviews[0].comments.iter().find(|c| c.body.contains("[unknown-account]")).expect("an unknown-account comment");
+    assert_eq!(comment.line, line_of(UNKNOWN_ACCOUNT_GRANT, "- kokuho-asp") as u64);
+    assert!(comment.body.starts_with("[unknown-account] "), "{}", comment.body);
+    assert!(!comment.body.is_ascii(), "the message is Japanese: {}", comment.body);
+}
+
+#[tokio::test]
+async fn second_run_posts_no_review() {
+    let s = Setup::new().await;
+    let (number, _) = s.open_pull("unknown-account", &[(AUDIT_PATH, Some(UNKNOWN_ACCOUNT_GRANT))]);
+    let reviews_path = format!("/repos/{OWNER}/{REPO}/pulls/{number}/reviews");
+
+    s.plan(Lang::En).await;
+    s.plan(Lang::En).await;
+
+    assert_eq!(s.reviews(number).len(), 1);
+    assert_eq!(s.fake.count("POST", &reviews_path), 1, "the second run must not post a review");
+}
+
+#[tokio::test]
+async fn new_head_posts_new_review() {
+    let s = Setup::new().await;
+    let (number, first_sha) = s.open_pull("unknown-account", &[(AUDIT_PATH, Some(UNKNOWN_ACCOUNT_GRANT))]);
+    s.plan(Lang::En).await;
+
+    // The author pushes a commit that is still invalid, with another error.
+    let still_broken = WILDCARD_GRANT.replace("id: alpha-systems-admin", "id: audit-readonly");
+    let new_sha = commit_on_branch(&s.repo_dir, "unknown-account", &[(AUDIT_PATH, Some(&still_broken))]);
+    s.fake.push_branch("unknown-account", &new_sha);
+    s.plan(Lang::En).await;
+
+    let reviews = s.reviews(number);
+    assert_eq!(reviews.len(), 2, "{reviews:#?}");
+    assert_eq!(reviews[0].commit_id, first_sha);
+    assert_eq!(reviews[1].commit_id, new_sha);
+    assert!(reviews[1].body.contains(&annotation_marker(&new_sha)), "{}", reviews[1].body);
+    assert!(reviews[1].comments.iter().any(|c| c.body.starts_with("[vendor-wildcard]")), "{:#?}", reviews[1].comments);
+}
+
+#[tokio::test]
+async fn unchanged_file_error_gets_body_review() {
+    let s = Setup::new().await;
+    let environment = std::fs::read_to_string(s.repo_dir.join("desired-state/environment.yaml")).unwrap();
+    assert!(environment.contains("name: zeimu-asp"), "fixture must contain the account name");
+    // Renaming the account breaks references in files the pull request does
+    // not change, so GitHub cannot place a comment on their lines.
+    let renamed = environment.replace("name: zeimu-asp", "name: zeimu-tax");
+    let (number, sha) = s.open_pull("rename-account", &[("desired-state/environment.yaml", Some(&renamed))]);
+
+    let outcomes = s.plan(Lang::En).await;
+
+    assert!(matches!(result_of(&outcomes, number), PlanResult::Planned { state: CommitState::Failure, .. }));
+    let reviews_path = format!("/repos/{OWNER}/{REPO}/pulls/{number}/reviews");
+    assert_eq!(s.fake.count("POST", &reviews_path), 2, "one rejected review with lines, one with the body only");
+    let reviews = s.reviews(number);
+    assert_eq!(reviews.len(), 1, "{reviews:#?}");
+    assert!(reviews[0].comments.is_empty(), "{:#?}", reviews[0].comments);
+    assert!(reviews[0].body.contains(&annotation_marker(&sha)), "{}", reviews[0].body);
+    assert!(reviews[0].body.contains("`desired-state/permissions/beta-soft.yaml:9` [unknown-account]"), "{}", reviews[0].body);
+}
+
+#[tokio::test]
+async fn valid_pull_gets_no_review() {
+    let s = Setup::new().await;
+    let (number, _) = s.open_pull("add-audit-role", &[(AUDIT_PATH, Some(AUDIT_GRANT))]);
+    let reviews_path = format!("/repos/{OWNER}/{REPO}/pulls/{number}/reviews");
+
+    s.plan(Lang::En).await;
+
+    assert!(s.reviews(number).is_empty());
+    assert_eq!(s.fake.count("GET", &reviews_path), 0, "a valid head must not even list reviews");
+}
+
+#[tokio::test]
+async fn lost_review_response_not_reposted() {
+    let s = Setup::new().await;
+    let sha = "0123456789012345678901234567890123456789";
+    let number = s.fake.add_pull("lost-response", sha, &[AUDIT_PATH]);
+    let annotation = Annotation { path: AUDIT_PATH.to_string(), line: 3, message: "[unknown-account] x".to_string() };
+    // GitHub stores the review, but the response is lost.
+    s.fake.apply_then_fail_next_method("POST", 1);
+
+    s.forge.annotate(number, sha, "summary", &[annotation]).await.expect("the lookup finds the stored review");
+
+    assert_eq!(s.reviews(number).len(), 1);
+    let reviews_path = format!("/repos/{OWNER}/{REPO}/pulls/{number}/reviews");
+    assert_eq!(s.fake.count("POST", &reviews_path), 1, "the review must not be sent again");
+}
+
+#[tokio::test]
+async fn local_forge_ignores_annotations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = example_repo(tmp.path());
+    let sha = commit_on_branch(&repo_dir, "unknown-account", &[(AUDIT_PATH, Some(UNKNOWN_ACCOUNT_GRANT))]);
+    let forge = LocalForge::new(&repo_dir).unwrap();
+    let content = PullContent {
+        branch: "unknown-account".to_string(),
+        base: "main".to_string(),
+        title: "Unknown account".to_string(),
+        body: String::new(),
+        head_commit: sha,
+    };
+    let number = forge.open(&content).await.unwrap().number;
+    let repo = Repo::open(&repo_dir.display().to_string(), &Options::new(tmp.path().join("cache"))).unwrap();
+
+    let outcomes = plan_pull_requests(&repo, &forge, "main", None, Lang::En, today()).await.unwrap();
+
+    assert!(matches!(result_of(&outcomes, number), PlanResult::Planned { state: CommitState::Failure, .. }));
+    assert_eq!(forge.record(number).unwrap().unwrap().comments.len(), 1, "only the plan comment");
 }

@@ -19,7 +19,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{CommitState, Error as ForgeError, Forge, PullContent, PullRequest, PullState, ReviewForge};
+use super::{
+    Annotation, CommitState, Error as ForgeError, Forge, PullContent, PullRequest, PullState, ReviewForge, annotation_marker,
+};
 
 /// API root of github.com. A GitHub Enterprise Server serves its API under
 /// `https://HOST/api/v3`.
@@ -565,6 +567,38 @@ impl GithubForge {
         }
     }
 
+    // ---- reviews ----
+
+    async fn list_reviews(&self, number: u64) -> Result<Vec<WireReview>, Error> {
+        let operation = format!("list reviews of pull request #{number}");
+        let url = format!("{}/pulls/{number}/reviews", self.repo_path);
+        self.list_all(&operation, &url, "").await
+    }
+
+    /// Submits the review `payload` unless a review whose body contains
+    /// `marker` exists. After a failure whose outcome is unknown it lists
+    /// the reviews again before sending, so a lost response never posts the
+    /// review twice. Returns whether a review was posted.
+    async fn create_review_once(&self, number: u64, marker: &str, payload: &Value) -> Result<bool, Error> {
+        let operation = format!("create review {marker} on pull request #{number}");
+        let url = format!("{}/pulls/{number}/reviews", self.repo_path);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let reviews = self.list_reviews(number).await?;
+            if reviews.iter().any(|r| r.body.as_deref().is_some_and(|b| b.contains(marker))) {
+                return Ok(false);
+            }
+            match self.send(&operation, Method::Post, &url, Some(payload), Replay::Unsafe).await {
+                Ok(_) => return Ok(true),
+                Err(error) if error.is_transient() && attempt < self.settings.retry.max_attempts => {
+                    self.pause_before_retry(&operation, attempt, &error).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
     fn not_found(number: u64) -> impl FnOnce(Error) -> ForgeError {
         move |error| match error.status() {
             Some(404) => ForgeError::NotFound { forge: "github", number },
@@ -686,6 +720,45 @@ impl ReviewForge for GithubForge {
         }
         Ok(paths)
     }
+
+    /// Posts one review with event `COMMENT` whose body carries the
+    /// annotation marker of `commit`, with one comment per annotation on the
+    /// right-hand (head) side of the diff. GitHub rejects the whole review
+    /// with HTTP 422 when a line is not part of the diff. The review is then
+    /// posted again with the annotations listed in its body instead.
+    async fn annotate(&self, number: u64, commit: &str, summary: &str, annotations: &[Annotation]) -> Result<(), ForgeError> {
+        if annotations.is_empty() {
+            return Ok(());
+        }
+        let marker = annotation_marker(commit);
+        let body = format!("{marker}\n{summary}");
+        let comments: Vec<Value> =
+            annotations.iter().map(|a| json!({ "path": a.path, "line": a.line, "side": "RIGHT", "body": a.message })).collect();
+        let with_lines = json!({ "commit_id": commit, "event": "COMMENT", "body": body, "comments": comments });
+
+        // NOTE: an error in a file that the pull request does not change
+        // (a reference broken by a change elsewhere) makes GitHub reject
+        // every line comment, so such a review shows the body-only form.
+        let posted = match self.create_review_once(number, &marker, &with_lines).await {
+            Ok(posted) => posted,
+            Err(error) if error.status() == Some(422) => {
+                tracing::warn!(repo = %self.full_name, number, commit, error = %error, "line annotations rejected; posting them in the review body");
+                let listed: Vec<String> =
+                    annotations.iter().map(|a| format!("- `{}:{}` {}", a.path, a.line, a.message)).collect();
+                let body_only = json!({
+                    "commit_id": commit,
+                    "event": "COMMENT",
+                    "body": format!("{body}\n\n{}", listed.join("\n")),
+                });
+                self.create_review_once(number, &marker, &body_only).await.map_err(Self::not_found(number))?
+            }
+            Err(error) => return Err(Self::not_found(number)(error)),
+        };
+        if posted {
+            tracing::info!(repo = %self.full_name, number, commit, annotations = annotations.len(), "annotation review posted");
+        }
+        Ok(())
+    }
 }
 
 // ---- wire types: only the fields gcops reads ----
@@ -711,6 +784,11 @@ struct WireRef {
 #[derive(Deserialize)]
 struct WireComment {
     id: u64,
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireReview {
     body: Option<String>,
 }
 

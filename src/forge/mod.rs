@@ -70,6 +70,22 @@ pub trait Forge: Send + Sync {
 /// Hidden marker that identifies the plan comment of a pull request.
 pub const PLAN_MARKER: &str = "<!-- gcops:plan -->";
 
+/// Returns the hidden marker of the annotation review of head commit
+/// `commit`. A forge posts at most one review per marker.
+pub fn annotation_marker(commit: &str) -> String {
+    format!("<!-- gcops:annotations commit={commit} -->")
+}
+
+/// One message on one line of a file in a pull request's head commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Annotation {
+    /// Path relative to the repository root.
+    pub path: String,
+    /// 1-based line number in the head commit's version of the file.
+    pub line: u64,
+    pub message: String,
+}
+
 /// Context name of the commit status that carries the plan result.
 pub const PLAN_STATUS_CONTEXT: &str = "gcops/plan";
 
@@ -111,6 +127,17 @@ pub trait ReviewForge: Send + Sync {
     /// Paths changed by pull request `number`, relative to the repository
     /// root; a renamed file appears under its old and its new path.
     async fn changed_files(&self, number: u64) -> Result<Vec<String>, Error>;
+
+    /// Posts `annotations` on the lines of head commit `commit` of pull
+    /// request `number`, with `summary` as the text above them, at most once
+    /// per head commit: a second call for the same commit posts nothing.
+    ///
+    /// The default does nothing, for forges that cannot show line
+    /// annotations; the plan comment lists every error anyway.
+    async fn annotate(&self, number: u64, commit: &str, summary: &str, annotations: &[Annotation]) -> Result<(), Error> {
+        let _ = (number, commit, summary, annotations);
+        Ok(())
+    }
 }
 
 /// A forge that does both drift pull requests and pull request reviews;

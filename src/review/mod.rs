@@ -4,8 +4,12 @@
 //! gcops keeps one plan comment and one `gcops/plan` commit status on each
 //! pull request.
 //!
-//! Nothing is applied here, and the only writes are the comment and the
-//! status of the pull request being planned.
+//! When the head does not validate, gcops also posts the errors as line
+//! annotations where the forge supports them (one review per head commit
+//! on GitHub).
+//!
+//! Nothing is applied here, and the only writes are the comment, the
+//! status and the annotations of the pull request being planned.
 
 mod changes;
 mod render;
@@ -26,6 +30,7 @@ use crate::forge::{CommitState, PLAN_MARKER, PLAN_STATUS_CONTEXT, PullRequest, R
 use crate::i18n::Lang;
 use crate::live::model::LiveState;
 use crate::source::Repo;
+use render::{render_annotation_summary, render_annotations};
 
 /// Branch prefix of gcops' own drift pull requests, whose body is their plan.
 pub const DRIFT_BRANCH_PREFIX: &str = "gcops/drift/";
@@ -310,7 +315,8 @@ fn load_base(repo: &Repo, base_branch: &str, today: NaiveDate) -> Base {
 }
 
 /// Writes the comment first and the status second, so that a status never
-/// points at a comment that was not updated.
+/// points at a comment that was not updated. The annotations of an invalid
+/// head come last and do not change the result.
 async fn write_plan(forge: &dyn ReviewForge, plan: &PullPlan, lang: Lang) -> PlanResult {
     let comment = render_comment(plan, lang);
     let comment_id = match forge.upsert_comment(plan.number, PLAN_MARKER, &comment).await {
@@ -325,12 +331,26 @@ async fn write_plan(forge: &dyn ReviewForge, plan: &PullPlan, lang: Lang) -> Pla
         return PlanResult::Failed(Error::Status { number: plan.number, commit, source });
     }
 
+    if let Verdict::Invalid(errors) = &plan.verdict {
+        annotate_errors(forge, plan, errors, lang).await;
+    }
+
     let (changes, errors) = match &plan.verdict {
         Verdict::Valid { changes, .. } => (changes.len(), 0),
         Verdict::Invalid(errors) => (0, errors.len()),
         Verdict::Unplannable(_) => (0, 0),
     };
     PlanResult::Planned { state, comment_id, changes, errors }
+}
+
+/// Posts the validation errors as line annotations. A failure is only
+/// logged, because the plan comment and the status already carry every error.
+async fn annotate_errors(forge: &dyn ReviewForge, plan: &PullPlan, errors: &ValidationErrors, lang: Lang) {
+    let annotations = render_annotations(errors, lang);
+    let summary = render_annotation_summary(plan, errors.len(), annotations.len(), lang);
+    if let Err(error) = forge.annotate(plan.number, &plan.head_commit, &summary, &annotations).await {
+        warn!(pull = plan.number, commit = %plan.head_commit, error = %error_chain(&error), "line annotations not posted");
+    }
 }
 
 /// Joins the error and its sources into one line, for texts that a reviewer reads.

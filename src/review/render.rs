@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{BaseState, ChangeKind, DesiredChange, PullPlan, Unplannable, Verdict};
 use crate::desired::ValidationErrors;
 use crate::diff::model::{Change, Drift};
-use crate::forge::PLAN_MARKER;
+use crate::forge::{Annotation, PLAN_MARKER};
 use crate::i18n::Lang;
 
 /// GitHub rejects comments over 65536 characters. Rows stop below that,
@@ -25,6 +25,11 @@ const MAX_VALUE_CHARS: usize = 80;
 
 /// Maximum number of validation errors named in the status description.
 const STATUS_ERRORS: usize = 3;
+
+/// Maximum number of validation errors annotated on lines. GitHub accepts
+/// more comments in one review, but a longer list buries the diff; the plan
+/// comment lists every error.
+pub(super) const MAX_ANNOTATIONS: usize = 50;
 
 /// Characters of a commit id shown in headers.
 const SHORT_COMMIT: usize = 12;
@@ -103,6 +108,31 @@ pub fn render_status(plan: &PullPlan, lang: Lang) -> String {
         }
     };
     cut(&text, MAX_STATUS_CHARS)
+}
+
+/// Renders the first [`MAX_ANNOTATIONS`] validation errors as line
+/// annotations (`[rule] message`). An error without a line (line 0) is
+/// left out, because no forge can place it.
+pub(super) fn render_annotations(errors: &ValidationErrors, lang: Lang) -> Vec<Annotation> {
+    errors
+        .iter()
+        .filter(|e| e.pos.line >= 1)
+        .take(MAX_ANNOTATIONS)
+        .map(|e| Annotation { path: e.pos.file.clone(), line: e.pos.line, message: format!("[{}] {}", e.rule, e.message(lang)) })
+        .collect()
+}
+
+/// Renders the text above the annotations: the error count, and how many
+/// are annotated when not all of them are.
+pub(super) fn render_annotation_summary(plan: &PullPlan, errors: usize, annotated: usize, lang: Lang) -> String {
+    let locale = lang.code();
+    let mut text =
+        t!("review.annotations_summary", locale = locale, count = errors, commit = short(&plan.head_commit)).into_owned();
+    if annotated < errors {
+        text.push(' ');
+        text.push_str(&t!("review.annotations_left_out", locale = locale, shown = annotated));
+    }
+    text
 }
 
 fn push_changes(out: &mut String, plan: &PullPlan, changes: &[DesiredChange], base: &BaseState, lang: Lang) {
@@ -344,6 +374,40 @@ mod tests {
         let text = render_comment(&plan(Verdict::Invalid(errors)), Lang::En);
         assert!(text.len() < 65_536, "{} characters", text.len());
         assert!(text.contains("more not shown"), "the cut must be stated");
+    }
+
+    #[test]
+    fn annotations_name_rule_and_line() {
+        let annotations = render_annotations(&ValidationErrors(vec![wildcard_error(12)]), Lang::En);
+        assert_eq!(annotations.len(), 1);
+        assert_eq!(annotations[0].path, "desired-state/permissions/alpha.yaml");
+        assert_eq!(annotations[0].line, 12);
+        assert!(annotations[0].message.starts_with("[vendor-wildcard] "), "{}", annotations[0].message);
+    }
+
+    #[test]
+    fn annotations_are_capped() {
+        let errors = ValidationErrors((1..=60).map(wildcard_error).collect());
+        let annotations = render_annotations(&errors, Lang::En);
+        assert_eq!(annotations.len(), MAX_ANNOTATIONS);
+        let summary = render_annotation_summary(&plan(Verdict::Invalid(errors)), 60, annotations.len(), Lang::En);
+        assert!(summary.contains("60 validation errors"), "{summary}");
+        assert!(summary.contains("50 of them are shown here"), "{summary}");
+    }
+
+    #[test]
+    fn annotations_skip_errors_without_line() {
+        let annotations = render_annotations(&ValidationErrors(vec![wildcard_error(0), wildcard_error(3)]), Lang::En);
+        let lines: Vec<u64> = annotations.iter().map(|a| a.line).collect();
+        assert_eq!(lines, [3]);
+    }
+
+    #[test]
+    fn annotation_summary_in_japanese() {
+        let errors = ValidationErrors(vec![wildcard_error(12)]);
+        let summary = render_annotation_summary(&plan(Verdict::Invalid(errors)), 1, 1, Lang::Ja);
+        assert!(summary.contains("検証エラーが 1 件"), "{summary}");
+        assert!(!summary.contains("表示しています"), "nothing is left out: {summary}");
     }
 
     #[test]

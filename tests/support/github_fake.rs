@@ -50,6 +50,26 @@ pub struct FakeComment {
     pub body: String,
 }
 
+/// A submitted pull request review.
+#[derive(Clone, Debug)]
+pub struct FakeReview {
+    pub id: u64,
+    pub pull: u64,
+    pub commit_id: String,
+    pub event: String,
+    pub body: String,
+    pub comments: Vec<FakeReviewComment>,
+}
+
+/// A line comment of a review.
+#[derive(Clone, Debug)]
+pub struct FakeReviewComment {
+    pub path: String,
+    pub line: u64,
+    pub side: String,
+    pub body: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct FakeStatus {
     pub sha: String,
@@ -68,6 +88,7 @@ pub struct FakeState {
     pub pulls: Vec<FakePull>,
     pub comments: Vec<FakeComment>,
     pub statuses: Vec<FakeStatus>,
+    pub reviews: Vec<FakeReview>,
     pub requests: Vec<RecordedRequest>,
     /// Token the requests must carry as `Bearer`; `None` accepts any.
     pub expected_token: Option<String>,
@@ -240,6 +261,7 @@ fn routes() -> Router<Shared> {
         .route("/repos/{owner}/{repo}/pulls/{number}", get(get_pull).patch(patch_pull))
         .route("/repos/{owner}/{repo}/pulls/{number}/files", get(list_files))
         .route("/repos/{owner}/{repo}/pulls/{number}/requested_reviewers", post(request_reviewers))
+        .route("/repos/{owner}/{repo}/pulls/{number}/reviews", get(list_reviews).post(create_review))
         .route("/repos/{owner}/{repo}/issues/{number}/comments", get(list_comments).post(create_comment))
         .route("/repos/{owner}/{repo}/issues/comments/{id}", patch(patch_comment).delete(delete_comment))
         .route("/repos/{owner}/{repo}/issues/{number}/labels", post(add_labels))
@@ -575,6 +597,74 @@ async fn delete_comment(State(shared): State<Shared>, Path((owner, repo, id)): P
         return not_found();
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+fn review_json(review: &FakeReview) -> Value {
+    json!({
+        "id": review.id,
+        "user": { "login": "gcops[bot]" },
+        "body": review.body,
+        "state": "COMMENTED",
+        "commit_id": review.commit_id,
+    })
+}
+
+async fn list_reviews(
+    State(shared): State<Shared>,
+    Path((owner, repo, number)): Path<(String, String, u64)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let state = shared.lock().unwrap();
+    if !state.is_repo(&owner, &repo) || !state.pulls.iter().any(|p| p.number == number) {
+        return not_found();
+    }
+    let reviews: Vec<Value> = state.reviews.iter().filter(|r| r.pull == number).map(review_json).collect();
+    Json(page(&reviews, &query)).into_response()
+}
+
+/// Submits a review. As on GitHub, the whole review is rejected with 422
+/// when a line comment names a path that the pull request does not change.
+/// Unlike GitHub, the fake does not check that the line is inside a diff hunk.
+async fn create_review(
+    State(shared): State<Shared>,
+    Path((owner, repo, number)): Path<(String, String, u64)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut state = shared.lock().unwrap();
+    if !state.is_repo(&owner, &repo) {
+        return not_found();
+    }
+    let Some(pull) = state.pulls.iter().find(|p| p.number == number) else {
+        return not_found();
+    };
+
+    let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+    let (commit_id, event, text) = (field("commit_id"), field("event"), field("body"));
+    if !["COMMENT", "APPROVE", "REQUEST_CHANGES"].contains(&event.as_str()) || (event == "COMMENT" && text.is_empty()) {
+        return message(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed");
+    }
+
+    let mut comments = Vec::new();
+    for comment in body.get("comments").and_then(Value::as_array).into_iter().flatten() {
+        let text_of = |name: &str| comment.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+        let path = text_of("path");
+        let line = comment.get("line").and_then(Value::as_u64).unwrap_or(0);
+        let in_pull = pull.files.iter().any(|f| f.get("filename").and_then(Value::as_str) == Some(path.as_str()));
+        if !in_pull || line == 0 {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "message": "Unprocessable Entity", "errors": ["Path could not be resolved"] })),
+            )
+                .into_response();
+        }
+        comments.push(FakeReviewComment { path, line, side: text_of("side"), body: text_of("body") });
+    }
+
+    let id = state.next_id();
+    let review = FakeReview { id, pull: number, commit_id, event, body: text, comments };
+    let value = review_json(&review);
+    state.reviews.push(review);
+    Json(value).into_response()
 }
 
 fn status_json(status: &FakeStatus) -> Value {
