@@ -127,7 +127,7 @@ fn adopt_document(
         if shared {
             return remove_account(text, file, index, &targets, &account.name).map(Some);
         }
-        return Ok(remove_document(text, file, index)?);
+        return remove_document(text, file, index);
     }
 
     if shared {

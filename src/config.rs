@@ -439,10 +439,10 @@ fn resolve_schema(schema: &serde_json::Value, defs: &serde_json::Value) -> (serd
         let type_name = if values.is_empty() { "section".to_string() } else { values.join(" \\| ") };
         return (target, type_name);
     }
-    if let Some(options) = schema.get("anyOf").and_then(|a| a.as_array()) {
-        if let Some(inner) = options.iter().find(|o| o.get("type").and_then(|t| t.as_str()) != Some("null")) {
-            return resolve_schema(inner, defs);
-        }
+    if let Some(options) = schema.get("anyOf").and_then(|a| a.as_array())
+        && let Some(inner) = options.iter().find(|o| o.get("type").and_then(|t| t.as_str()) != Some("null"))
+    {
+        return resolve_schema(inner, defs);
     }
     let type_name = match schema.get("type") {
         Some(serde_json::Value::String(t)) => t.clone(),

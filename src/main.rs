@@ -31,11 +31,23 @@ fn main() -> ExitCode {
 /// Prints the error and each cause on its own line, then what to do.
 fn print_error(error: &anyhow::Error, lang: Lang) {
     let prefix = gcops::i18n::text("cli.error_prefix", lang);
-    eprintln!("{prefix}: {error}");
-    for cause in error.chain().skip(1) {
-        eprintln!("  {}: {cause}", gcops::i18n::text("cli.caused_by", lang));
+    match error.downcast_ref::<gcops::reconcile::Error>() {
+        Some(reconcile) => eprintln!("{prefix}: {}", reconcile.message(lang)),
+        None => eprintln!("{prefix}: {error}"),
     }
-    if let Some(validation) = error.chain().find_map(|e| e.downcast_ref::<gcops::desired::ValidationErrors>()) {
+    // One line per cause: a validation list is printed below, in the
+    // operator's language, instead of inside its cause line.
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        eprintln!("  {}: {first}", gcops::i18n::text("cli.caused_by", lang));
+    }
+    let validation = error.chain().find_map(|e| {
+        // The reconcile error boxes the list, so both forms can appear in the chain.
+        e.downcast_ref::<gcops::desired::ValidationErrors>()
+            .or_else(|| e.downcast_ref::<Box<gcops::desired::ValidationErrors>>().map(|b| b.as_ref()))
+    });
+    if let Some(validation) = validation {
         for e in validation.iter() {
             eprintln!("  {}", e.render(lang));
         }

@@ -15,14 +15,14 @@ pub enum ErrorClass {
 pub enum Error {
     /// Opening, fetching or reading the desired-state repository failed.
     #[error("step fetch: reading the desired-state repository failed")]
-    Source(#[source] crate::source::Error),
+    Source(#[source] Box<crate::source::Error>),
     /// The desired state at the branch head does not validate.
     #[error("step validate: the desired state at commit {commit} has {count} error(s)")]
     Validation {
         commit: String,
         count: usize,
         #[source]
-        source: crate::desired::ValidationErrors,
+        source: Box<crate::desired::ValidationErrors>,
     },
     /// No account could be read, so nothing is known about live state and no
     /// pull request may be written or closed.
@@ -33,7 +33,7 @@ pub enum Error {
     Adopt {
         account: String,
         #[source]
-        source: crate::adopt::Error,
+        source: Box<crate::adopt::Error>,
     },
     /// Writing the drift commit or branch failed for one account.
     #[error("step propose: account {account}: writing branch {branch} failed")]
@@ -41,7 +41,7 @@ pub enum Error {
         account: String,
         branch: String,
         #[source]
-        source: crate::source::Error,
+        source: Box<crate::source::Error>,
     },
     /// A forge call failed for one account.
     #[error("step propose: account {account}: {operation} on the {forge} forge failed")]
@@ -50,7 +50,7 @@ pub enum Error {
         forge: &'static str,
         operation: &'static str,
         #[source]
-        source: crate::forge::Error,
+        source: Box<crate::forge::Error>,
     },
 }
 
@@ -62,6 +62,28 @@ impl Error {
                 ErrorClass::Transient
             }
         }
+    }
+
+    /// This error's own message (without its causes) in the operator's language.
+    pub fn message(&self, lang: Lang) -> String {
+        let code = lang.code();
+        let text = match self {
+            Error::Source(_) => rust_i18n::t!("reconcile.error.source", locale = code),
+            Error::Validation { commit, count, .. } => {
+                rust_i18n::t!("reconcile.error.validation", locale = code, commit = commit, count = count)
+            }
+            Error::LiveUnavailable { endpoint, first_reason } => {
+                rust_i18n::t!("reconcile.error.live", locale = code, endpoint = endpoint, reason = first_reason)
+            }
+            Error::Adopt { account, .. } => rust_i18n::t!("reconcile.error.adopt", locale = code, account = account),
+            Error::Branch { account, branch, .. } => {
+                rust_i18n::t!("reconcile.error.branch", locale = code, account = account, branch = branch)
+            }
+            Error::Forge { account, forge, operation, .. } => {
+                rust_i18n::t!("reconcile.error.forge", locale = code, account = account, forge = forge, operation = operation)
+            }
+        };
+        text.into_owned()
     }
 
     /// What the operator should do, in their language.

@@ -80,8 +80,9 @@ impl Context {
     /// Like [`Context::new`] with a client factory built by the caller,
     /// e.g. on explicit test credentials.
     pub fn with_factory(settings: Settings, factory: crate::live::ClientFactory) -> Result<Context, Error> {
-        let repo = open_repo(&settings).map_err(Error::Source)?;
-        let forge_error = |forge, source| Error::Forge { account: "-".to_string(), forge, operation: "open", source };
+        let repo = open_repo(&settings).map_err(|e| Error::Source(Box::new(e)))?;
+        let forge_error =
+            |forge, source| Error::Forge { account: "-".to_string(), forge, operation: "open", source: Box::new(source) };
         let forge: Box<dyn crate::forge::PullForge> = match (&settings.forge, &settings.github) {
             (crate::config::ForgeKind::Github, Some(github)) => Box::new(
                 crate::forge::github::GithubForge::new(github.clone())
@@ -224,18 +225,18 @@ pub fn current_head(ctx: &Context) -> Result<Oid, Error> {
 
 fn fetch_commit(ctx: &Context) -> Result<Oid, Error> {
     if ctx.repo.is_remote() {
-        ctx.repo.fetch().map_err(Error::Source)?;
+        ctx.repo.fetch().map_err(|e| Error::Source(Box::new(e)))?;
     }
-    ctx.repo.head_commit(&ctx.settings.branch).map_err(Error::Source)
+    ctx.repo.head_commit(&ctx.settings.branch).map_err(|e| Error::Source(Box::new(e)))
 }
 
 fn load_desired(ctx: &Context, commit: Oid) -> Result<(DesiredState, BTreeMap<String, Vec<u8>>), Error> {
-    let files = ctx.repo.read_files(commit, &DESIRED_PREFIXES).map_err(Error::Source)?;
+    let files = ctx.repo.read_files(commit, &DESIRED_PREFIXES).map_err(|e| Error::Source(Box::new(e)))?;
     let today = chrono::Utc::now().date_naive();
     let mut desired = crate::desired::load(&files, today).map_err(|source| Error::Validation {
         commit: commit.to_string(),
         count: source.len(),
-        source,
+        source: Box::new(source),
     })?;
     desired.commit = commit.to_string();
     Ok((desired, files))

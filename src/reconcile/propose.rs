@@ -155,13 +155,14 @@ fn write_drift_commit(
         .filter_map(|(path, bytes)| String::from_utf8(bytes.clone()).ok().map(|t| (path.clone(), t)))
         .collect();
     let edits = crate::adopt::adopt(&texts, &plan.desired, account, items)
-        .map_err(|source| Error::Adopt { account: account.name.clone(), source })?;
+        .map_err(|source| Error::Adopt { account: account.name.clone(), source: Box::new(source) })?;
     let changes: BTreeMap<String, Option<Vec<u8>>> =
         edits.into_iter().map(|(path, text)| (path, text.map(String::into_bytes))).collect();
 
     let commit_text = plan.commit.to_string();
     let (title, body) = crate::forge::render::render_drift_pull(account, items, &commit_text, ctx.lang, fingerprint);
-    let branch_error = |source| Error::Branch { account: account.name.clone(), branch: branch.to_string(), source };
+    let branch_error =
+        |source| Error::Branch { account: account.name.clone(), branch: branch.to_string(), source: Box::new(source) };
     let head = ctx.repo.commit_files(plan.commit, branch, &changes, &title, None).map_err(branch_error)?;
     let tip = ctx.repo.branch_tip(branch).map_err(branch_error)?;
     ctx.repo.write_branch(branch, head, tip).map_err(branch_error)?;
@@ -178,7 +179,7 @@ fn forge_error<'a>(
 ) -> impl FnOnce(crate::forge::Error) -> Error + 'a {
     move |source| {
         ctx.metrics.count_forge_request(ctx.forge.name(), operation, crate::telemetry::metrics::RequestOutcome::Error);
-        Error::Forge { account: account.name.clone(), forge: ctx.forge.name(), operation, source }
+        Error::Forge { account: account.name.clone(), forge: ctx.forge.name(), operation, source: Box::new(source) }
     }
 }
 
