@@ -70,7 +70,8 @@ pub async fn run(cli: Cli, lang: Lang) -> anyhow::Result<ExitCode> {
             print!("{}", PlanReport::new(&outcome.plan).to_text(lang));
             for pull in &outcome.pulls {
                 if let Some(number) = pull.number {
-                    println!("  {} #{number} {:?} ({})", pull.branch, pull.action, pull.account);
+                    let action = t!(format!("reconcile.action.{}", pull.action.as_str()), locale = lang.code());
+                    println!("  {} #{number} {action} ({})", pull.branch, pull.account);
                 }
             }
             let count = |a| outcome.pulls.iter().filter(|p| p.action == a).count();
@@ -89,6 +90,13 @@ pub async fn run(cli: Cli, lang: Lang) -> anyhow::Result<ExitCode> {
             if let Some(first) = outcome.errors.into_iter().next() {
                 return Err(first.into());
             }
+            // As for plan: accounts with failed reads were skipped, so the
+            // pass did not do its job for them.
+            let unknown = outcome.plan.drift.counts().unknown;
+            if unknown > 0 {
+                eprintln!("{}", t!("cli.reconcile_incomplete", locale = lang.code(), unknown = unknown));
+                return Ok(ExitCode::FAILURE);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -106,6 +114,9 @@ async fn context(config: Option<PathBuf>, lang: Lang) -> anyhow::Result<crate::r
 
 fn validate(repo: PathBuf, lang: Lang) -> anyhow::Result<ExitCode> {
     let today = chrono::Utc::now().date_naive();
+    if !repo.is_dir() {
+        anyhow::bail!(t!("cli.validate_no_folder", locale = lang.code(), repo = repo.display()).into_owned());
+    }
     match crate::desired::load_dir(&repo, today) {
         Ok(state) => {
             let documents = state.templates.len()

@@ -313,6 +313,14 @@ impl Settings {
             assume_role: file.aws.assume_role.unwrap_or(true),
         };
 
+        // The local forge records pull requests in the repository itself; a
+        // cached clone of a remote would keep them where no one looks.
+        if file.forge.kind == ForgeKind::Local && matches!(repository, RepoLocation::Remote { .. }) {
+            return Err(invalid(
+                "forge.kind",
+                "the local forge needs repository.url to be a local path; use forge.kind github for a remote repository",
+            ));
+        }
         let github = match file.forge.kind {
             ForgeKind::Local => None,
             ForgeKind::Github => Some(github_settings(file.forge.github)?),
@@ -534,8 +542,14 @@ mod tests {
 
     #[test]
     fn config_remote_url_is_detected() {
-        let file = FileConfig::parse("repository:\n  url: https://git.example.jp/city/gc.git\n", Path::new("x")).unwrap();
-        let s = Settings::from_file(file, no_env).unwrap();
+        let text = "repository:\n  url: https://git.example.jp/city/gc.git\nforge:\n  kind: github\n  github:\n    owner: city\n    repo: gc\n    tokenEnv: T\n";
+        let s = Settings::from_file(FileConfig::parse(text, Path::new("x")).unwrap(), no_env).unwrap();
         assert!(matches!(s.repository, RepoLocation::Remote { .. }));
+    }
+
+    #[test]
+    fn config_local_forge_rejects_remote_repository() {
+        let file = FileConfig::parse("repository:\n  url: https://git.example.jp/city/gc.git\n", Path::new("x")).unwrap();
+        assert!(matches!(Settings::from_file(file, no_env), Err(Error::Invalid { .. })));
     }
 }

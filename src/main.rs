@@ -60,7 +60,10 @@ fn print_error(error: &anyhow::Error, lang: Lang) {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GCOPS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,gcops=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    // Colour codes only for a terminal; a file or a log shipper gets plain text.
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

@@ -94,7 +94,17 @@ fn plan_unreachable_repository_names_url() {
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("gcops.yaml");
     let url = "file:///nonexistent/gcops-test/city.git";
-    std::fs::write(&config, format!("repository:\n  url: {url}\n  cacheDir: {}\n", tmp.path().join("cache").display())).unwrap();
+    let token = tmp.path().join("token");
+    std::fs::write(&token, "t").unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "repository:\n  url: {url}\n  cacheDir: {}\nforge:\n  kind: github\n  github:\n    owner: city\n    repo: gc\n    tokenFile: {}\n    apiBaseUrl: http://127.0.0.1:9\n",
+            tmp.path().join("cache").display(),
+            token.display()
+        ),
+    )
+    .unwrap();
     let out = gcops().arg("--config").arg(&config).args(["--lang", "en", "plan"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains(url), "error names the URL: {}", stderr(&out));

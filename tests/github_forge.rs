@@ -470,6 +470,20 @@ async fn token_absent_from_rejected_error() {
 }
 
 #[tokio::test]
+async fn token_scrubbed_from_echoed_error() {
+    let fake = GithubFake::start(OWNER, REPO).await;
+    fake.state().echo_authorization_next = true;
+    let dir = tempfile::tempdir().unwrap();
+    let forge = GithubForge::new(settings(&fake, &dir, TOKEN)).unwrap();
+    let error = forge.find_by_branch(BRANCH).await.unwrap_err();
+    let printed = everything_printed(&error);
+
+    assert!(printed.contains("422"), "{printed}");
+    assert!(printed.contains("***"), "the echoed token is replaced: {printed}");
+    assert!(!printed.contains(TOKEN), "{printed}");
+}
+
+#[tokio::test]
 async fn token_absent_from_transport_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

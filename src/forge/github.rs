@@ -243,6 +243,10 @@ pub struct GithubForge {
     full_name: String,
     /// `/repos/{owner}/{repo}`, percent-encoded.
     repo_path: String,
+    /// The personal token, kept only to scrub it from error text a server
+    /// sends back (a proxy or a broken server may echo request headers).
+    /// `None` for app authentication, whose tokens octocrab mints itself.
+    token: Option<String>,
 }
 
 impl fmt::Debug for GithubForge {
@@ -286,8 +290,13 @@ impl GithubForge {
             .add_retry_config(RetryConfig::None)
             .set_connect_timeout(Some(CONNECT_TIMEOUT))
             .set_read_timeout(Some(READ_TIMEOUT));
+        let mut token = None;
         let client = match &settings.auth {
-            GithubAuth::Token(source) => builder.personal_token(read_token(source)?).build().map_err(client_error)?,
+            GithubAuth::Token(source) => {
+                let secret = read_token(source)?;
+                token = Some(secret.clone());
+                builder.personal_token(secret).build().map_err(client_error)?
+            }
             GithubAuth::App { app_id, private_key_path, installation_id } => {
                 let pem = std::fs::read(private_key_path)
                     .map_err(|source| Error::PrivateKeyFile { path: private_key_path.clone(), source })?;
@@ -298,7 +307,15 @@ impl GithubForge {
 
         let full_name = format!("{}/{}", settings.owner, settings.repo);
         let repo_path = format!("/repos/{}/{}", encode(&settings.owner), encode(&settings.repo));
-        Ok(GithubForge { client, settings, full_name, repo_path })
+        Ok(GithubForge { client, settings, full_name, repo_path, token })
+    }
+
+    /// Replaces the token in `text` by `***`.
+    fn scrub(&self, text: String) -> String {
+        match &self.token {
+            Some(token) if !token.is_empty() && text.contains(token.as_str()) => text.replace(token.as_str(), "***"),
+            _ => text,
+        }
     }
 
     // ---- requests, retries and rate limits ----
@@ -376,7 +393,7 @@ impl GithubForge {
                 repo: self.full_name.clone(),
                 operation: operation.to_string(),
                 status,
-                message: error_message(&body_text),
+                message: self.scrub(error_message(&body_text)),
             });
         }
     }

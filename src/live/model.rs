@@ -77,6 +77,18 @@ pub struct RegionLive {
     pub config_rules: Read<Vec<LiveConfigRule>>,
 }
 
+impl RegionLive {
+    /// A region gcops did not read on purpose, with the same `reason` for every service.
+    pub fn not_checked(reason: &str) -> RegionLive {
+        RegionLive {
+            stacks: Read::NotChecked { reason: reason.to_string() },
+            alarms: Read::NotChecked { reason: reason.to_string() },
+            topics: Read::NotChecked { reason: reason.to_string() },
+            config_rules: Read::NotChecked { reason: reason.to_string() },
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Iam {
     pub roles: Vec<LiveRole>,

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use git2::Oid;
 use tracing::{Instrument, info, info_span};
 
-pub use error::{Error, ErrorClass};
+pub use error::{Error, ErrorClass, chain};
 pub use propose::{PullAction, PullOutcome};
 
 use crate::config::{RepoLocation, Settings};
@@ -167,7 +167,8 @@ pub async fn run_once(ctx: &Context) -> Result<PassOutcome, Error> {
         resources.checked = counts.checked,
         resources.not_checked = counts.not_checked,
         resources.unknown = counts.unknown,
-        pulls.changed = pulls.iter().filter(|p| !matches!(p.action, PullAction::Unchanged | PullAction::None)).count(),
+        pulls.changed = pulls.iter().filter(|p| matches!(p.action, PullAction::Opened | PullAction::Updated | PullAction::Closed)).count(),
+        pulls.skipped_unknown = pulls.iter().filter(|p| p.action == PullAction::SkippedUnknown).count(),
         pulls.failed = errors.len(),
         duration_seconds = started.elapsed().as_secs_f64(),
         "reconcile pass finished"
@@ -212,7 +213,7 @@ pub async fn plan_pulls(
     if ctx.repo.is_remote()
         && let Err(error) = ctx.repo.fetch()
     {
-        tracing::warn!(error = %error, "fetch before planning pull requests failed; planning what is already fetched");
+        tracing::warn!(error = %chain(&error), "fetch before planning pull requests failed; planning what is already fetched");
     }
     let today = chrono::Utc::now().with_timezone(&crate::JST).date_naive();
     crate::review::plan_pull_requests(&ctx.repo, ctx.forge.as_ref(), &ctx.settings.branch, live, ctx.lang, today).await
@@ -255,5 +256,17 @@ async fn read_live(ctx: &Context, desired: &DesiredState) -> LiveState {
         .collect();
     let scope = crate::live::ReadScope { regions, stack_names: stack_names.into_iter().collect(), organization: true };
     let account_ids: Vec<String> = desired.accounts().iter().map(|a| a.id.clone()).collect();
-    ctx.reader.read_all(&account_ids, &scope, ctx.settings.concurrency).await
+    let mut live = ctx.reader.read_all(&account_ids, &scope, ctx.settings.concurrency).await;
+
+    // Regions of the environment left out by `aws.regions` were not read on
+    // purpose: their resources are "not checked", with the reason, rather
+    // than "unknown" with none.
+    let environment_regions = desired.environment.as_ref().map(|e| e.spec.regions.clone()).unwrap_or_default();
+    for region in environment_regions.iter().filter(|r| !scope.regions.contains(r)) {
+        let reason = format!("region {region} is not in aws.regions of gcops.yaml");
+        for account in live.accounts.values_mut() {
+            account.regions.entry(region.clone()).or_insert_with(|| crate::live::model::RegionLive::not_checked(&reason));
+        }
+    }
+    live
 }

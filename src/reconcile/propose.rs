@@ -33,6 +33,21 @@ pub enum PullAction {
     SkippedUnknown,
 }
 
+impl PullAction {
+    /// Stable snake_case name, as in JSON and message keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullAction::None => "none",
+            PullAction::Opened => "opened",
+            PullAction::Updated => "updated",
+            PullAction::Unchanged => "unchanged",
+            PullAction::Closed => "closed",
+            PullAction::KeptClosed => "kept_closed",
+            PullAction::SkippedUnknown => "skipped_unknown",
+        }
+    }
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct PullOutcome {
     pub account: String,
@@ -66,7 +81,7 @@ pub(super) async fn propose_all(ctx: &Context, plan: &Plan) -> (Vec<PullOutcome>
         match propose_account(ctx, plan, account).await {
             Ok(outcome) => outcomes.push(outcome),
             Err(error) => {
-                warn!(account = %account.name, error = %error, "drift pull request not updated");
+                warn!(account = %account.name, error = %super::chain(&error), "drift pull request not updated");
                 errors.push(error);
             }
         }

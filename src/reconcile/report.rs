@@ -4,9 +4,12 @@
 use serde::Serialize;
 
 use super::Plan;
-use crate::diff::model::{CoverageCounts, DriftItem};
+use crate::diff::model::{Change, Coverage, CoverageCounts, CoverageEntry, DriftItem, ResourceType};
 use crate::i18n::Lang;
 use crate::live::model::{LiveState, Read};
+
+/// Unmanaged roles and users listed in the text plan; `--format json` lists all.
+const UNMANAGED_TEXT_LIMIT: usize = 20;
 
 /// `gcops plan --format json`. Field names and meanings are stable; new
 /// fields may be added.
@@ -22,6 +25,10 @@ pub struct PlanReport<'a> {
     pub excepted: &'a [DriftItem],
     /// Reads that failed or were skipped, with their reasons.
     pub reads: Vec<ReadNote>,
+    /// IAM roles and users that exist live but that no desired document
+    /// names: gcops does not compare them ("not checked"), and lists them
+    /// so that a role or user created by hand is seen.
+    pub unmanaged: Vec<&'a CoverageEntry>,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,6 +63,12 @@ impl<'a> PlanReport<'a> {
             items: &plan.drift.items,
             excepted: &plan.drift.excepted,
             reads: read_notes(&plan.live),
+            unmanaged: plan
+                .drift
+                .coverage
+                .iter()
+                .filter(|e| e.state == Coverage::NotChecked && matches!(e.resource_type, ResourceType::Role | ResourceType::User))
+                .collect(),
         }
     }
 
@@ -76,20 +89,46 @@ impl<'a> PlanReport<'a> {
             out.push_str(&rust_i18n::t!("plan.drift_header", locale = code, count = self.items.len()));
             out.push('\n');
             for item in self.items {
-                let region = item.region.as_deref().unwrap_or("global");
+                let region = item.region.clone().unwrap_or_else(|| rust_i18n::t!("plan.global", locale = code).into_owned());
                 let path = if item.path.is_empty() { "-" } else { item.path.as_str() };
+                let change = match item.change {
+                    Change::Missing => rust_i18n::t!("plan.change.missing", locale = code),
+                    Change::Modified => rust_i18n::t!("plan.change.modified", locale = code),
+                    Change::Unexpected => rust_i18n::t!("plan.change.unexpected", locale = code),
+                };
                 out.push_str(&format!(
-                    "  {} ({}) {} {} [{}] {}: {:?}\n      desired: {}\n      live:    {}\n",
+                    "  {} ({}) {} {} [{}] {}: {change}\n      {}: {}\n      {}: {}\n",
                     item.account_name,
                     item.account_id,
                     region,
                     item.resource_type.as_str(),
                     item.resource_id,
                     path,
-                    item.change,
-                    compact(&item.desired),
-                    compact(&item.live),
+                    rust_i18n::t!("plan.desired", locale = code),
+                    compact(&item.desired, lang),
+                    rust_i18n::t!("plan.live", locale = code),
+                    compact(&item.live, lang),
                 ));
+            }
+        }
+        if !self.unmanaged.is_empty() {
+            out.push_str(&rust_i18n::t!("plan.unmanaged_header", locale = code, count = self.unmanaged.len()));
+            out.push('\n');
+            // Real accounts carry many service roles; the JSON has them all.
+            for entry in self.unmanaged.iter().take(UNMANAGED_TEXT_LIMIT) {
+                let region = entry.region.clone().unwrap_or_else(|| rust_i18n::t!("plan.global", locale = code).into_owned());
+                out.push_str(&format!(
+                    "  {} {} {} [{}]\n",
+                    entry.account_id,
+                    region,
+                    entry.resource_type.as_str(),
+                    entry.resource_id
+                ));
+            }
+            if self.unmanaged.len() > UNMANAGED_TEXT_LIMIT {
+                let more = self.unmanaged.len() - UNMANAGED_TEXT_LIMIT;
+                out.push_str(&rust_i18n::t!("plan.unmanaged_more", locale = code, count = more));
+                out.push('\n');
             }
         }
         let unknown: Vec<&ReadNote> = self.reads.iter().filter(|r| r.state == "unknown").collect();
@@ -116,9 +155,9 @@ impl<'a> PlanReport<'a> {
     }
 }
 
-fn compact(value: &serde_json::Value) -> String {
+fn compact(value: &serde_json::Value, lang: Lang) -> String {
     match value {
-        serde_json::Value::Null => "(none)".to_string(),
+        serde_json::Value::Null => rust_i18n::t!("plan.none", locale = lang.code()).into_owned(),
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }

@@ -100,7 +100,9 @@ pub enum Error {
         source: git2::Error,
     },
     /// The branch exists but its tip was not written by gcops for this branch.
-    #[error("branch {branch} in {repo} was not created by gcops; refusing to move it")]
+    #[error(
+        "branch {branch} in {repo} was not written by gcops: its tip commit lacks the Gcops-Branch trailer or has another committer (someone created it, or added a commit on top); refusing to move it"
+    )]
     NotOwned { repo: String, branch: String },
     /// The branch is the repository's default branch, which gcops never writes.
     #[error("branch {branch} is the default branch of {repo}; refusing to write it")]

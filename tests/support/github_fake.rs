@@ -104,6 +104,9 @@ pub struct FakeState {
     pub apply_then_fail_next: u32,
     /// Limits `apply_then_fail_next` to requests with this method.
     pub apply_then_fail_method: Option<String>,
+    /// The next request gets a 422 whose message repeats the request's
+    /// `Authorization` header, as a broken proxy might.
+    pub echo_authorization_next: bool,
     /// A real git repository whose branches count as pushed, so that tests
     /// where gcops pushes with git need no `push_branch` calls.
     pub git_dir: Option<std::path::PathBuf>,
@@ -315,6 +318,12 @@ async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Res
             && authorization.as_deref() != Some(format!("Bearer {token}").as_str())
         {
             return message(StatusCode::UNAUTHORIZED, "Bad credentials");
+        }
+        if std::mem::take(&mut state.echo_authorization_next) {
+            return message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("rejected request with {}", authorization.unwrap_or_default()),
+            );
         }
         if let Some(seconds) = state.rate_limit_next.take() {
             let reset = epoch_seconds() + seconds + 1;
