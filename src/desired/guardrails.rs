@@ -253,11 +253,11 @@ fn string_or_list(value: Option<&Value>) -> Vec<(String, &str)> {
 /// - it is `*`, or has fewer than the six `:`-separated fields of an ARN but
 ///   contains a wildcard (`arn:*`, `arn:aws:*`);
 /// - its partition (2nd field) contains a wildcard (`arn:*:iam::...`);
-/// - its service (3rd field) can match `iam`, and either its account
-///   (5th field) is empty or contains a wildcard (`arn:aws:iam::*:role/X`),
-///   or its resource part (6th field on) ends with `*` and the text before
-///   its first wildcard is a prefix of `role/`, ignoring ASCII case (`*`,
-///   `role*`, `role/*`).
+/// - its service (3rd field) can match `iam`, and its account (5th field)
+///   is empty or contains a wildcard (`arn:aws:iam::*:role/X`);
+/// - its service can match `iam`, and its resource part (6th field on) ends
+///   with `*` after text that is a prefix of `role/`, ignoring ASCII case
+///   (`*`, `role*`, `role/*`).
 ///
 /// A pattern with a role path or name prefix, such as `role/ops/*` or
 /// `role/Deploy*`, names a subset of the roles and passes.

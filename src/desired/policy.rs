@@ -15,11 +15,14 @@ const POLICY_KEYS: [&str; 3] = ["Version", "Id", "Statement"];
 /// Elements of one statement.
 const STATEMENT_KEYS: [&str; 9] =
     ["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
+// NOTE: IAM rejects Principal and NotPrincipal in the identity policies that
+// inline policies are, so they pass here only to fail when the role is applied.
 
 /// Policy language versions IAM accepts.
 const VERSIONS: [&str; 2] = ["2012-10-17", "2008-10-17"];
 
-/// Where the policy's nodes are, for positions; `None` falls back to `fallback`.
+/// Location of a policy's nodes, for error positions. Without a node,
+/// every error is placed at `fallback`.
 pub struct PolicySource<'a> {
     pub file: &'a str,
     /// The policy's value node under `inlinePolicies`.
@@ -120,7 +123,9 @@ fn check_statement(
             "Condition" if !value.is_object() => errors.push(invalid(source.value_pos(&at), "condition")),
             known if STATEMENT_KEYS.contains(&known) => {}
             _ => errors.push(
-                invalid(source.key_pos(path, key), "unknown-statement-key").arg("key", key).arg("allowed", STATEMENT_KEYS.join(", ")),
+                invalid(source.key_pos(path, key), "unknown-statement-key")
+                    .arg("key", key)
+                    .arg("allowed", STATEMENT_KEYS.join(", ")),
             ),
         }
     }
@@ -159,7 +164,7 @@ fn json_type(value: &Value) -> &'static str {
     }
 }
 
-/// A scalar as written, or its type for collections.
+/// Formats a scalar as written, or names the type of a collection.
 fn scalar_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),

@@ -9,7 +9,7 @@ use super::model::SourcePos;
 /// Core-schema tag prefix that `!!str` and friends resolve to.
 const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
 
-/// Most nodes one file may produce, counted over all its documents and
+/// Maximum nodes one file may produce, counted over all its documents and
 /// with every alias counted as a full copy of its anchored node. Desired-state
 /// files have a few hundred nodes, so this stops alias bombs (`&a [*b, *b, ...]`
 /// nested a few levels) long before they exhaust memory.
@@ -164,12 +164,8 @@ pub fn parse_documents(text: &str) -> (Vec<(usize, Node)>, Vec<SyntaxError>) {
                         SyntaxErrorKind::TooDeep { limit } => format!("collections nested deeper than {limit} levels"),
                         SyntaxErrorKind::Invalid => String::new(),
                     };
-                    let error = SyntaxError {
-                        line: span.start.line() as u64,
-                        column: span.start.col() as u64 + 1,
-                        message,
-                        kind,
-                    };
+                    let error =
+                        SyntaxError { line: span.start.line() as u64, column: span.start.col() as u64 + 1, message, kind };
                     return (Vec::new(), vec![error]);
                 }
             }
@@ -313,7 +309,8 @@ impl TreeBuilder {
                 };
                 // Check the limits before cloning, so an alias bomb stops here.
                 self.charge(size, height)?;
-                let node = self.anchors.iter().rev().find(|a| a.id == id).map(|a| a.node.clone()).unwrap_or_else(|| null_at(span));
+                let node =
+                    self.anchors.iter().rev().find(|a| a.id == id).map(|a| a.node.clone()).unwrap_or_else(|| null_at(span));
                 self.finish(node, 0, size, height);
             }
             _ => {}

@@ -91,16 +91,16 @@ pub fn validate(state: &DesiredState, sources: &Sources<'_>, today: NaiveDate) -
     check.errors
 }
 
-/// Most e-mail subscribers AWS Budgets accepts per notification; a Budget
-/// notifies every address at each threshold.
+/// Maximum e-mail subscribers of one AWS Budgets notification (API reference,
+/// NotificationWithSubscribers). A Budget notifies every address at each threshold.
 pub const MAX_BUDGET_ADDRESSES: usize = 10;
 
-/// Most subscriptions one AlarmRule may list. SNS itself allows far more per
-/// topic, so this is gcops' own limit on what a review can check.
+/// Maximum subscriptions of one AlarmRule. SNS allows far more per topic, so
+/// this is gcops' own limit, kept small enough for a reviewer to check.
 pub const MAX_ALARM_SUBSCRIPTIONS: usize = 100;
 
 /// Highest budget notification threshold, in percent of the monthly amount.
-/// AWS Budgets rejects higher ones.
+/// NOTE: gcops' own bound against typing mistakes, not a documented AWS limit.
 pub const MAX_THRESHOLD_PERCENT: f64 = 1000.0;
 
 /// Names defined by the Environment that other documents refer to.
@@ -287,8 +287,10 @@ impl Checker<'_> {
 
     fn invalid_number(&mut self, doc: &DocRef, path: &str, problem: &'static str, value: impl std::fmt::Display) {
         let field = path.split('.').next().unwrap_or(path);
-        let err =
-            ValidationError::new(self.pos(doc, path), Rule::InvalidNumber).problem(problem).arg("field", field).arg("value", value);
+        let err = ValidationError::new(self.pos(doc, path), Rule::InvalidNumber)
+            .problem(problem)
+            .arg("field", field)
+            .arg("value", value);
         self.errors.push(err);
     }
 
@@ -434,7 +436,10 @@ impl Checker<'_> {
         };
         let pos = self.pos(&e.doc, "expires");
         if expires < today {
-            let err = ValidationError::new(pos, Rule::ExceptionExpired).arg("id", &e.doc.id).arg("expires", expires).arg("today", today);
+            let err = ValidationError::new(pos, Rule::ExceptionExpired)
+                .arg("id", &e.doc.id)
+                .arg("expires", expires)
+                .arg("today", today);
             self.errors.push(err);
             return;
         }
@@ -453,7 +458,7 @@ impl Checker<'_> {
     }
 }
 
-/// Every loaded document, Environment first.
+/// Collects every loaded document, Environment first.
 fn all_docs(state: &DesiredState) -> Vec<&DocRef> {
     state
         .environment
