@@ -56,11 +56,22 @@ pub enum Rule {
     GuardrailTrustWildcard,
     GuardrailTrustPrincipal,
     GuardrailDeniedManagedPolicy,
+    YamlTooManyNodes,
+    YamlTooDeep,
+    FileTooLarge,
+    InvalidPolicy,
+    InvalidAccountName,
+    InvalidId,
+    InvalidNumber,
+    AccountsEmpty,
+    TooManySubscribers,
+    ExceptionExpired,
+    ExceptionExpiryTooFar,
 }
 
 impl Rule {
     /// Every rule, for tests that check each one has a message.
-    pub const ALL: [Rule; 45] = [
+    pub const ALL: [Rule; 56] = [
         Rule::ReadFailed,
         Rule::YamlSyntax,
         Rule::NotUtf8,
@@ -106,6 +117,17 @@ impl Rule {
         Rule::GuardrailTrustWildcard,
         Rule::GuardrailTrustPrincipal,
         Rule::GuardrailDeniedManagedPolicy,
+        Rule::YamlTooManyNodes,
+        Rule::YamlTooDeep,
+        Rule::FileTooLarge,
+        Rule::InvalidPolicy,
+        Rule::InvalidAccountName,
+        Rule::InvalidId,
+        Rule::InvalidNumber,
+        Rule::AccountsEmpty,
+        Rule::TooManySubscribers,
+        Rule::ExceptionExpired,
+        Rule::ExceptionExpiryTooFar,
     ];
 
     /// Returns the rule code as printed, e.g. `unknown-account`.
@@ -156,6 +178,17 @@ impl Rule {
             Rule::GuardrailTrustWildcard => "guardrail-trust-wildcard",
             Rule::GuardrailTrustPrincipal => "guardrail-trust-principal",
             Rule::GuardrailDeniedManagedPolicy => "guardrail-denied-managed-policy",
+            Rule::YamlTooManyNodes => "yaml-too-many-nodes",
+            Rule::YamlTooDeep => "yaml-too-deep",
+            Rule::FileTooLarge => "file-too-large",
+            Rule::InvalidPolicy => "invalid-policy",
+            Rule::InvalidAccountName => "invalid-account-name",
+            Rule::InvalidId => "invalid-id",
+            Rule::InvalidNumber => "invalid-number",
+            Rule::AccountsEmpty => "accounts-empty",
+            Rule::TooManySubscribers => "too-many-subscribers",
+            Rule::ExceptionExpired => "exception-expired",
+            Rule::ExceptionExpiryTooFar => "exception-expiry-too-far",
         }
     }
 
@@ -196,9 +229,18 @@ impl ValidationError {
         self.args.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 
+    /// Picks the message variant `validation.<rule>.<problem>` for rules
+    /// that cover several problems, such as `invalid-policy`.
+    pub fn problem(self, problem: &'static str) -> Self {
+        self.arg("problem", problem)
+    }
+
     /// The message in `lang`, saying what is wrong and what to change.
     pub fn message(&self, lang: Lang) -> String {
-        let key = self.rule.message_key();
+        let key = match self.get("problem") {
+            Some(problem) => format!("{}.{problem}", self.rule.message_key()),
+            None => self.rule.message_key(),
+        };
         let template = rust_i18n::t!(&key, locale = lang.code());
         let mut text = template.into_owned();
         for (name, value) in &self.args {

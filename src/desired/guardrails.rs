@@ -175,8 +175,11 @@ impl GrantCheck<'_> {
             if !allows {
                 continue;
             }
-            let any_resource = statement.get("NotResource").is_some()
-                || string_or_list(statement.get("Resource")).iter().any(|(_, r)| *r == "*");
+            // The Resource that lets an assumable action reach any role, if any.
+            let any_role = match statement.get("NotResource") {
+                Some(_) => Some("NotResource"),
+                None => string_or_list(statement.get("Resource")).into_iter().map(|(_, r)| r).find(|r| matches_any_role(r)),
+            };
 
             if let Some(excluded) = statement.get("NotAction") {
                 let excluded: Vec<&str> = string_or_list(Some(excluded)).into_iter().map(|(_, a)| a).collect();
@@ -207,8 +210,14 @@ impl GrantCheck<'_> {
                     self.errors.push(err);
                     continue;
                 }
-                if self.config.deny_assume_role_any && any_resource && globs_overlap(action, ASSUME_ROLE) {
-                    let err = ValidationError::new(at(), Rule::GuardrailAssumeRoleAny).arg("policy", name).arg("action", action);
+                if let Some(resource) = any_role
+                    && self.config.deny_assume_role_any
+                    && globs_overlap(action, ASSUME_ROLE)
+                {
+                    let err = ValidationError::new(at(), Rule::GuardrailAssumeRoleAny)
+                        .arg("policy", name)
+                        .arg("action", action)
+                        .arg("resource", resource);
                     self.errors.push(err);
                 }
             }
@@ -236,6 +245,41 @@ fn string_or_list(value: Option<&Value>) -> Vec<(String, &str)> {
         }
         _ => Vec::new(),
     }
+}
+
+/// True when Resource pattern `resource` can match every role of some
+/// account, so that `sts:AssumeRole` on it reaches any role that trusts the
+/// grant's account. With `*` and `?` as wildcards, that is when:
+/// - it is `*`, or has fewer than the six `:`-separated fields of an ARN but
+///   contains a wildcard (`arn:*`, `arn:aws:*`);
+/// - its partition (2nd field) contains a wildcard (`arn:*:iam::...`);
+/// - its service (3rd field) can match `iam`, and its account (5th field)
+///   is empty or contains a wildcard (`arn:aws:iam::*:role/X`);
+/// - its service can match `iam`, and its resource part (6th field on) ends
+///   with `*` after text that is a prefix of `role/`, ignoring ASCII case
+///   (`*`, `role*`, `role/*`).
+///
+/// A pattern with a role path or name prefix, such as `role/ops/*` or
+/// `role/Deploy*`, names a subset of the roles and passes.
+fn matches_any_role(resource: &str) -> bool {
+    let resource = resource.trim();
+    let wild = |text: &str| text.contains(['*', '?']);
+    let fields: Vec<&str> = resource.splitn(6, ':').collect();
+    if fields.len() < 6 {
+        return resource == "*" || wild(resource);
+    }
+    let (partition, service, account, part) = (fields[1], fields[2], fields[4], fields[5]);
+    if wild(partition) {
+        return true;
+    }
+    if !globs_overlap(service, "iam") {
+        return false;
+    }
+    if account.is_empty() || wild(account) {
+        return true;
+    }
+    let before_wildcard = &part[..part.find(['*', '?']).unwrap_or(part.len())];
+    part.ends_with('*') && "role/".starts_with(&before_wildcard.to_ascii_lowercase())
 }
 
 /// True when policy action `action` is forbidden by denied-list entry
@@ -482,6 +526,46 @@ spec:
         let mut files = files;
         files.insert(EXTRA.to_owned(), text.into_bytes());
         assert_eq!(errors(&files), Vec::new());
+    }
+
+    #[test]
+    fn assume_role_any_account_pattern() {
+        let files = with_grant("ssm:StartSession", "sts:AssumeRole")
+            .tap_replace("Resource: \"*\"", "Resource: [\"arn:aws:s3:::logs/*\", \"arn:aws:iam::*:role/*\"]");
+        let err = only(&files);
+        assert_eq!(err.rule, Rule::GuardrailAssumeRoleAny);
+        assert_eq!(err.pos.to_string(), at(15, 34));
+        assert_eq!(err.get("resource"), Some("arn:aws:iam::*:role/*"));
+    }
+
+    #[test]
+    fn any_role_patterns() {
+        for caught in [
+            "*",
+            "arn:*",
+            "arn:aws:*",
+            "arn:aws:iam::*:role/*",
+            "arn:aws:iam::*:role/Deploy",
+            "arn:aws:iam:::role/Deploy",
+            "arn:*:iam::111122223333:role/Deploy",
+            "arn:aws:*::111122223333:*",
+            "arn:aws:iam::111122223333:*",
+            "arn:aws:iam::111122223333:role*",
+            "arn:aws:iam::111122223333:role/*",
+            "arn:aws:iam::111122223333:ROLE/*",
+        ] {
+            assert!(matches_any_role(caught), "{caught}");
+        }
+        for passes in [
+            "arn:aws:iam::111122223333:role/ReadOnly",
+            "arn:aws:iam::111122223333:role/Deploy*",
+            "arn:aws:iam::111122223333:role/ops/*",
+            "arn:aws:iam::111122223333:role/*Admin",
+            "arn:aws:*::111122223333:role/Deploy",
+            "arn:aws:s3:::logs/*",
+        ] {
+            assert!(!matches_any_role(passes), "{passes}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use super::de::{DeError, DeErrorKind, from_node};
 use super::error::{Rule, ValidationError, ValidationErrors};
 use super::model::{API_VERSION, DesiredState, Doc, DocRef, Kind, SourcePos};
-use super::position::{Node, NodeValue, parse_documents};
+use super::position::{Node, NodeValue, SyntaxErrorKind, parse_documents};
 use super::validate::{Sources, validate};
 use crate::templates::load::load_templates;
 
@@ -19,6 +19,12 @@ use crate::templates::load::load_templates;
 pub const DESIRED_DIR: &str = "desired-state";
 /// Folder of mandatory templates, relative to the repository root.
 pub const TEMPLATES_DIR: &str = "templates";
+
+/// Largest file accepted under `desired-state/` or `templates/`, in bytes
+/// (4 MiB). A desired-state file is a few kilobytes, and CloudFormation
+/// accepts template bodies of at most 1 MB, so only a mistake or an attack
+/// comes near it.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
 
 /// One document as written: `apiVersion`, `kind`, `id` and the kind's spec.
 #[derive(Deserialize)]
@@ -46,6 +52,10 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, today: NaiveDate) -> Result<Desir
         if !is_document_file(path) {
             continue;
         }
+        if bytes.len() > MAX_FILE_BYTES {
+            errors.push(file_too_large(path, bytes.len() as u64));
+            continue;
+        }
         let Ok(text) = std::str::from_utf8(bytes) else {
             errors.push(ValidationError::new(start_of(path), Rule::NotUtf8));
             continue;
@@ -53,7 +63,12 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, today: NaiveDate) -> Result<Desir
         let (documents, syntax_errors) = parse_documents(text);
         for e in syntax_errors {
             let pos = SourcePos { file: path.clone(), line: e.line, column: e.column };
-            errors.push(ValidationError::new(pos, Rule::YamlSyntax).arg("detail", e.message));
+            let err = match e.kind {
+                SyntaxErrorKind::Invalid => ValidationError::new(pos, Rule::YamlSyntax).arg("detail", e.message),
+                SyntaxErrorKind::TooManyNodes { limit } => ValidationError::new(pos, Rule::YamlTooManyNodes).arg("limit", limit),
+                SyntaxErrorKind::TooDeep { limit } => ValidationError::new(pos, Rule::YamlTooDeep).arg("limit", limit),
+            };
+            errors.push(err);
         }
         for (index, mut root) in documents {
             environment_declared |= root.get("kind").and_then(Node::as_str) == Some(Kind::Environment.as_str());
@@ -137,6 +152,14 @@ fn read_tree(dir: &Path, relative: &str, files: &mut BTreeMap<String, Vec<u8>>, 
         if path.is_dir() {
             read_tree(&path, &child, files, errors);
         } else {
+            // Checked before reading, so that a huge file is never loaded into memory.
+            // NOTE: a template file skipped here is also reported as missing by the template checks.
+            if let Ok(metadata) = entry.metadata()
+                && metadata.len() > MAX_FILE_BYTES as u64
+            {
+                errors.push(file_too_large(&child, metadata.len()));
+                continue;
+            }
             match std::fs::read(&path) {
                 Ok(bytes) => {
                     files.insert(child, bytes);
@@ -149,6 +172,10 @@ fn read_tree(dir: &Path, relative: &str, files: &mut BTreeMap<String, Vec<u8>>, 
 
 fn is_document_file(path: &str) -> bool {
     path.starts_with("desired-state/") && (path.ends_with(".yaml") || path.ends_with(".yml"))
+}
+
+fn file_too_large(file: &str, bytes: u64) -> ValidationError {
+    ValidationError::new(start_of(file), Rule::FileTooLarge).arg("bytes", bytes).arg("limit", MAX_FILE_BYTES)
 }
 
 fn start_of(file: &str) -> SourcePos {

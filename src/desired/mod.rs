@@ -7,6 +7,7 @@ pub mod error;
 pub mod guardrails;
 pub mod load;
 pub mod model;
+pub mod policy;
 pub mod position;
 pub mod schema;
 pub mod validate;

@@ -143,6 +143,10 @@ pub struct Guardrails {
     /// (`vendorOwnAccountsOnly`, `vendorTrustArnsOnly`) to operator grants
     /// too. Default false, so operators get only the expiry and boundary rules.
     pub all_rules_for_operators: bool,
+    /// Latest `expires` of an Exception, in months after today. 0 turns the
+    /// limit off. Default 12. An Exception that has expired is always an
+    /// error, because it would stop covering its drift without notice.
+    pub max_exception_months: u32,
 }
 
 impl Default for Guardrails {
@@ -159,6 +163,7 @@ impl Default for Guardrails {
                 .map(String::from)
                 .to_vec(),
             all_rules_for_operators: false,
+            max_exception_months: 12,
         }
     }
 }

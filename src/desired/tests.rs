@@ -577,3 +577,317 @@ fn example_repository_valid() {
         panic!("example repository is invalid:\n{}", errors.render(Lang::En));
     }
 }
+
+/// Ten levels of nine aliases each, 563 bytes that expand to 9^10 nodes.
+fn alias_bomb() -> String {
+    let mut text = String::from("x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..10 {
+        let aliases = vec![format!("*a{}", level - 1); 9].join(", ");
+        text.push_str(&format!("x{level}: &a{level} [{aliases}]\n"));
+    }
+    text
+}
+
+#[test]
+fn rule_yaml_too_many_nodes() {
+    let started = std::time::Instant::now();
+    let err = only(&with(fixture(), BUDGET, &alias_bomb()));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(err.rule, Rule::YamlTooManyNodes);
+    assert_eq!(err.pos.to_string(), format!("{BUDGET}:6:10"));
+    assert!(err.render(Lang::En).contains("100000"), "{}", err.render(Lang::En));
+}
+
+#[test]
+fn rule_yaml_too_deep() {
+    let text = format!("{}{}\n", "[".repeat(65), "]".repeat(65));
+    let err = only(&with(fixture(), BUDGET, &text));
+    assert_eq!(err.rule, Rule::YamlTooDeep);
+    assert_eq!(err.pos.to_string(), format!("{BUDGET}:1:65"));
+}
+
+#[test]
+fn rule_file_too_large() {
+    let text = format!("{}# padding\n{}", budget(BUDGET_SPEC), "#".repeat(4 * 1024 * 1024));
+    let err = only(&with(fixture(), BUDGET, &text));
+    assert_eq!(err.rule, Rule::FileTooLarge);
+    assert_eq!(err.pos.to_string(), format!("{BUDGET}:1:1"));
+    assert_eq!(err.get("limit"), Some("4194304"));
+}
+
+#[test]
+fn rule_file_too_large_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("desired-state");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("big.yaml"), vec![b'#'; 4 * 1024 * 1024 + 1]).unwrap();
+    let (files, errors) = read_files(dir.path());
+    assert!(files.is_empty());
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].rule, Rule::FileTooLarge);
+    assert_eq!(errors[0].pos.file, "desired-state/big.yaml");
+}
+
+const EXTRA_GRANT: &str = "desired-state/permissions/extra.yaml";
+
+fn policy_errors(policies: &str) -> Vec<ValidationError> {
+    let text = grant("{kind: vendor, name: example-vendor}", &format!("  expires: 2026-06-30\n  inlinePolicies:\n{policies}"));
+    errors(&with(fixture(), EXTRA_GRANT, &text))
+}
+
+fn only_policy_error(policies: &str) -> ValidationError {
+    let errors = policy_errors(policies);
+    assert_eq!(errors.len(), 1, "expected one error, got:\n{}", render(&errors));
+    errors.into_iter().next().unwrap()
+}
+
+#[test]
+fn rule_invalid_policy_json_string() {
+    let err = only_policy_error(
+        "    X: \"{\\\"Statement\\\":[{\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":\\\"*\\\",\\\"Resource\\\":\\\"*\\\"}]}\"\n",
+    );
+    assert_eq!(err.rule, Rule::InvalidPolicy);
+    assert_eq!(err.get("problem"), Some("not-a-mapping"));
+    assert_eq!(err.get("found"), Some("string"));
+    assert_eq!(err.pos.to_string(), format!("{EXTRA_GRANT}:13:8"));
+}
+
+#[test]
+fn rule_invalid_policy_lower_case_keys() {
+    let errors = policy_errors("    X:\n      statement:\n        - {Effect: Allow, Action: \"*\", Resource: \"*\"}\n");
+    let problems: Vec<Option<&str>> = errors.iter().map(|e| e.get("problem")).collect();
+    assert_eq!(problems, vec![Some("statement-missing"), Some("unknown-key")], "{}", render(&errors));
+    assert!(errors.iter().all(|e| e.rule == Rule::InvalidPolicy));
+    assert_eq!(errors[1].get("key"), Some("statement"));
+    assert_eq!(errors[1].pos.to_string(), format!("{EXTRA_GRANT}:14:7"));
+}
+
+#[test]
+fn rule_invalid_policy_statement_keys() {
+    let policy = "    X:\n      Statement:\n        - Effect: Allow\n          action: \"*\"\n          Action: s3:GetObject\n          Resource: \"*\"\n";
+    let err = only_policy_error(policy);
+    assert_eq!(err.get("problem"), Some("unknown-statement-key"));
+    assert_eq!(err.get("key"), Some("action"));
+    assert_eq!(err.pos.to_string(), format!("{EXTRA_GRANT}:16:11"));
+}
+
+#[test]
+fn rule_invalid_policy_effect() {
+    let policy = "    X:\n      Statement: {Effect: allow, Action: s3:GetObject, Resource: \"*\"}\n";
+    let err = only_policy_error(policy);
+    assert_eq!(err.get("problem"), Some("effect"));
+    assert_eq!(err.pos.to_string(), format!("{EXTRA_GRANT}:14:27"));
+}
+
+#[test]
+fn rule_invalid_policy_action_type() {
+    let policy = "    X:\n      Statement: {Effect: Allow, Action: [s3:GetObject, {a: b}], Resource: \"*\"}\n";
+    let err = only_policy_error(policy);
+    assert_eq!(err.get("problem"), Some("string-or-list"));
+    assert_eq!(err.get("key"), Some("Action"));
+    assert_eq!(err.pos.to_string(), format!("{EXTRA_GRANT}:14:57"));
+}
+
+#[test]
+fn rule_invalid_policy_statement_missing() {
+    let err = only_policy_error("    X:\n      Version: \"2012-10-17\"\n");
+    assert_eq!(err.get("problem"), Some("statement-missing"));
+    assert_eq!(err.pos.to_string(), format!("{EXTRA_GRANT}:14:7"));
+}
+
+#[test]
+fn rule_invalid_policy_required_elements() {
+    let errors = policy_errors("    X:\n      Statement: [{Sid: A}]\n");
+    let keys: Vec<&str> = errors.iter().filter_map(|e| e.get("key")).collect();
+    assert_eq!(keys, vec!["Action / NotAction", "Effect", "Resource / NotResource"]);
+    assert!(errors.iter().all(|e| e.get("problem") == Some("statement-key-missing")));
+}
+
+#[test]
+fn rule_invalid_policy_messages() {
+    let problems = [
+        "not-a-mapping",
+        "unknown-key",
+        "version",
+        "not-a-string",
+        "statement-missing",
+        "statement-type",
+        "unknown-statement-key",
+        "statement-key-missing",
+        "effect",
+        "string-or-list",
+        "principal",
+        "condition",
+    ];
+    for problem in problems {
+        let err = ValidationError::new(Default::default(), Rule::InvalidPolicy).problem(problem);
+        for lang in [Lang::En, Lang::Ja] {
+            assert!(!err.message(lang).starts_with("validation."), "{problem} has no {} message", lang.code());
+        }
+    }
+}
+
+#[test]
+fn rule_invalid_account_name() {
+    let bad = [
+        "jumin..asp",
+        "jumin~asp",
+        "jumin asp",
+        "jumin.lock",
+        "",
+        "../../heads/main",
+        "jumin/asp",
+        "jumin\\nasp",
+        "Jumin",
+        "-jumin",
+        "jumin-",
+    ];
+    for name in bad {
+        let text = env(&format!("{OPS}{}", ASP.replace("name: jumin-asp", &format!("name: \"{name}\""))));
+        let errors = errors(&with(fixture(), ENV, &text));
+        let err = errors.iter().find(|e| e.rule == Rule::InvalidAccountName);
+        assert!(err.is_some(), "{name:?} passed:\n{}", render(&errors));
+        assert_eq!(err.map(|e| e.pos.to_string()), Some(format!("{ENV}:9:34")), "{name:?}");
+    }
+}
+
+#[test]
+fn account_name_valid_forms() {
+    assert!(super::validate::is_valid_account_name("jumin-asp"));
+    assert!(super::validate::is_valid_account_name("a"));
+    assert!(super::validate::is_valid_account_name(&"a".repeat(63)));
+    assert!(!super::validate::is_valid_account_name(&"a".repeat(64)));
+}
+
+#[test]
+fn rule_invalid_id() {
+    for id in ["\"b c\"", "\"../b\"", "\"-b\"", "\"b/c\"", "\"b\\nc\""] {
+        let err = only(&with(fixture(), BUDGET, &budget(BUDGET_SPEC).replace("id: b", &format!("id: {id}"))));
+        assert_eq!(err.rule, Rule::InvalidId, "{id}");
+        assert_eq!(err.pos.to_string(), format!("{BUDGET}:3:5"), "{id}");
+    }
+    assert!(errors(&with(fixture(), BUDGET, &budget(BUDGET_SPEC).replace("id: b", "id: B_1.x-y"))).is_empty());
+}
+
+const ALARMS: &str = "desired-state/monitoring/alarms.yaml";
+
+#[test]
+fn rule_invalid_number() {
+    let cases = [
+        (ALARMS, "threshold: 1", "threshold: .nan", "not-finite", "threshold"),
+        (ALARMS, "threshold: 1", "threshold: 1e400", "not-finite", "threshold"),
+        (ALARMS, "period: 300", "period: -5", "not-positive", "period"),
+        (ALARMS, "period: 300", "period: 45", "period", "period"),
+        (ALARMS, "evaluationPeriods: 1", "evaluationPeriods: 0", "not-positive", "evaluationPeriods"),
+        (BUDGET, "monthlyAmount: 10", "monthlyAmount: -900", "not-positive", "monthlyAmount"),
+        (BUDGET, "monthlyAmount: 10", "monthlyAmount: 0", "not-positive", "monthlyAmount"),
+        (BUDGET, "monthlyAmount: 10", "monthlyAmount: .inf", "not-finite", "monthlyAmount"),
+        (BUDGET, "thresholds: [80]", "thresholds: [80, 0]", "threshold-percent", "thresholds"),
+        (BUDGET, "thresholds: [80]", "thresholds: [80, 1001]", "threshold-percent", "thresholds"),
+        (BUDGET, "thresholds: [80]", "thresholds: [80, .nan]", "not-finite", "thresholds"),
+    ];
+    for (path, from, to, problem, field) in cases {
+        let base = if path == BUDGET { budget(BUDGET_SPEC) } else { fixture_text(path) };
+        assert!(base.contains(from), "{from}");
+        let err = only(&with(fixture(), path, &base.replace(from, to)));
+        assert_eq!(err.rule, Rule::InvalidNumber, "{to}");
+        assert_eq!(err.get("problem"), Some(problem), "{to}");
+        assert_eq!(err.get("field"), Some(field), "{to}");
+        let line = base.lines().position(|l| l.contains(from)).unwrap() as u64 + 1;
+        assert_eq!(err.pos.line, line, "{to}");
+    }
+}
+
+#[test]
+fn rule_invalid_number_positions() {
+    let err = only(&with(fixture(), BUDGET, &budget(&BUDGET_SPEC.replace("thresholds: [80]", "thresholds: [80, 1001]"))));
+    assert_eq!(err.pos.to_string(), format!("{BUDGET}:8:20"));
+    let err = only(&with(fixture(), BUDGET, &budget(&BUDGET_SPEC.replace("monthlyAmount: 10", "monthlyAmount: -900"))));
+    assert_eq!(err.pos.to_string(), format!("{BUDGET}:7:18"));
+}
+
+#[test]
+fn rule_accounts_empty() {
+    let cases = [
+        (GRANTS, "accounts: [jumin-asp]"),
+        (ALARMS, "accounts: [shared-ops]"),
+        (TEMPLATES, "accounts: [shared-ops, jumin-asp]"),
+        (ALARMS, "accounts: [shared-ops, jumin-asp]"),
+    ];
+    for (path, from) in cases {
+        let text = fixture_text(path);
+        assert!(text.contains(from), "{path}: {from}");
+        let line = text.lines().position(|l| l.contains(from)).unwrap() as u64 + 1;
+        let err = only(&with(fixture(), path, &text.replacen(from, "accounts: []", 1)));
+        assert_eq!(err.rule, Rule::AccountsEmpty, "{path}");
+        assert_eq!(err.pos.to_string(), format!("{path}:{line}:13"), "{path}");
+    }
+}
+
+#[test]
+fn budget_accounts_empty_means_all() {
+    let files = with(
+        fixture(),
+        BUDGET,
+        &budget(&BUDGET_SPEC.replace("system: resident-records", "system: resident-records\n  accounts: []")),
+    );
+    assert!(errors(&files).is_empty());
+}
+
+#[test]
+fn rule_too_many_subscribers_budget() {
+    let addresses: Vec<String> = (0..11).map(|i| format!("a{i}@example.com")).collect();
+    let spec = BUDGET_SPEC.replace("[a@example.com]", &format!("[{}]", addresses.join(", ")));
+    let err = only(&with(fixture(), BUDGET, &budget(&spec)));
+    assert_eq!(err.rule, Rule::TooManySubscribers);
+    assert_eq!(err.get("limit"), Some("10"));
+    assert_eq!(err.pos.to_string(), format!("{BUDGET}:9:14"));
+    assert!(err.render(Lang::En).contains("AWS Budgets"));
+    let ten = BUDGET_SPEC.replace("[a@example.com]", &format!("[{}]", addresses[..10].join(", ")));
+    assert!(errors(&with(fixture(), BUDGET, &budget(&ten))).is_empty());
+}
+
+#[test]
+fn rule_too_many_subscribers_alarm() {
+    let one = "      - protocol: email\n        endpoint: ops@example.com\n";
+    let many: String = (0..101).map(|i| format!("      - {{protocol: email, endpoint: a{i}@example.com}}\n")).collect();
+    let changed = fixture_text(ALARMS).replace(one, &many);
+    let err = only(&with(fixture(), ALARMS, &changed));
+    assert_eq!(err.rule, Rule::TooManySubscribers);
+    assert_eq!(err.get("limit"), Some("100"));
+}
+
+#[test]
+fn rule_exception_expired() {
+    let text = fixture_text(EXCEPTIONS).replace("expires: 2026-06-30", "expires: 2026-01-14");
+    let err = only(&with(fixture(), EXCEPTIONS, &text));
+    assert_eq!(err.rule, Rule::ExceptionExpired);
+    assert_eq!(err.pos.to_string(), format!("{EXCEPTIONS}:11:12"));
+    assert_eq!(err.get("today"), Some("2026-01-15"));
+}
+
+#[test]
+fn rule_exception_expires_today_valid() {
+    let text = fixture_text(EXCEPTIONS).replace("expires: 2026-06-30", "expires: 2026-01-15");
+    assert!(errors(&with(fixture(), EXCEPTIONS, &text)).is_empty());
+}
+
+#[test]
+fn rule_exception_expiry_too_far() {
+    let text = fixture_text(EXCEPTIONS).replace("expires: 2026-06-30", "expires: 2027-01-16");
+    let err = only(&with(fixture(), EXCEPTIONS, &text));
+    assert_eq!(err.rule, Rule::ExceptionExpiryTooFar);
+    assert_eq!(err.pos.to_string(), format!("{EXCEPTIONS}:11:12"));
+    assert_eq!(err.get("limit"), Some("2027-01-15"));
+    let at_limit = fixture_text(EXCEPTIONS).replace("expires: 2026-06-30", "expires: 2027-01-15");
+    assert!(errors(&with(fixture(), EXCEPTIONS, &at_limit)).is_empty());
+}
+
+#[test]
+fn rule_exception_expiry_setting() {
+    let text = fixture_text(EXCEPTIONS).replace("expires: 2026-06-30", "expires: 2027-06-30");
+    let mut environment = fixture_text(ENV);
+    environment.push_str("  guardrails:\n    maxExceptionMonths: 18\n");
+    let files = with(with(fixture(), EXCEPTIONS, &text), ENV, &environment);
+    assert!(errors(&files).is_empty(), "{}", render(&errors(&files)));
+}

@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{Months, NaiveDate};
 
 use super::error::{Rule, ValidationError};
-use super::model::{Area, DesiredState, Doc, DocRef, GC_REGIONS, PrincipalKind, SourcePos};
+use super::model::{Area, DesiredState, Doc, DocRef, GC_REGIONS, Guardrails, PrincipalKind, SourcePos};
+use super::policy::{PolicySource, check_policy};
 use super::position::Node;
 
 /// The parsed text behind a [`DesiredState`], used to locate values.
@@ -24,6 +25,7 @@ pub struct Sources<'a> {
 pub fn validate(state: &DesiredState, sources: &Sources<'_>, today: NaiveDate) -> Vec<ValidationError> {
     let mut check = Checker { sources, errors: Vec::new() };
     check.duplicate_ids(state);
+    check.id_formats(state);
 
     let Some(env) = &state.environment else {
         if sources.environment_declared {
@@ -46,20 +48,26 @@ pub fn validate(state: &DesiredState, sources: &Sources<'_>, today: NaiveDate) -
     };
 
     for t in &state.templates {
+        check.accounts_present(&t.doc, &t.spec.accounts);
         check.accounts(&t.doc, "accounts", &t.spec.accounts, &known);
         check.region_list(&t.doc, "regions", &t.spec.regions, &known);
         check.template_assignment(t, state);
     }
     for g in &state.grants {
+        check.accounts_present(&g.doc, &g.spec.accounts);
         check.accounts(&g.doc, "accounts", &g.spec.accounts, &known);
         check.grant(g, &known, today);
     }
     for a in &state.alarms {
+        check.accounts_present(&a.doc, &a.spec.accounts);
         check.accounts(&a.doc, "accounts", &a.spec.accounts, &known);
         check.region(&a.doc, "region", a.spec.region.as_deref(), &known);
+        check.alarm_numbers(a);
     }
     for b in &state.budgets {
+        // An empty or missing list means every account of the system.
         check.accounts(&b.doc, "accounts", &b.spec.accounts, &known);
+        check.budget_numbers(b);
         if !known.systems.contains(b.spec.system.as_str()) {
             let err = ValidationError::new(check.pos(&b.doc, "system"), Rule::UnknownSystem)
                 .arg("system", &b.spec.system)
@@ -68,16 +76,32 @@ pub fn validate(state: &DesiredState, sources: &Sources<'_>, today: NaiveDate) -
         }
     }
     for c in &state.config_rules {
+        check.accounts_present(&c.doc, &c.spec.accounts);
         check.accounts(&c.doc, "accounts", &c.spec.accounts, &known);
         check.region(&c.doc, "region", c.spec.region.as_deref(), &known);
     }
+    let defaults = Guardrails::default();
+    let max_exception_months = env.spec.guardrails.as_ref().unwrap_or(&defaults).max_exception_months;
     for e in &state.exceptions {
         check.accounts(&e.doc, "account", std::slice::from_ref(&e.spec.account), &known);
         check.exception(e);
+        check.exception_expiry(e, today, max_exception_months);
     }
     check.errors.extend(super::guardrails::check_guardrails(state, sources, today));
     check.errors
 }
+
+/// Maximum e-mail subscribers of one AWS Budgets notification (API reference,
+/// NotificationWithSubscribers). A Budget notifies every address at each threshold.
+pub const MAX_BUDGET_ADDRESSES: usize = 10;
+
+/// Maximum subscriptions of one AlarmRule. SNS allows far more per topic, so
+/// this is gcops' own limit, kept small enough for a reviewer to check.
+pub const MAX_ALARM_SUBSCRIPTIONS: usize = 100;
+
+/// Highest budget notification threshold, in percent of the monthly amount.
+/// NOTE: gcops' own bound against typing mistakes, not a documented AWS limit.
+pub const MAX_THRESHOLD_PERCENT: f64 = 1000.0;
 
 /// Names defined by the Environment that other documents refer to.
 struct Known<'a> {
@@ -122,17 +146,7 @@ impl Checker<'_> {
     }
 
     fn duplicate_ids(&mut self, state: &DesiredState) {
-        let all: Vec<&DocRef> = state
-            .environment
-            .iter()
-            .map(|d| &d.doc)
-            .chain(state.templates.iter().map(|d| &d.doc))
-            .chain(state.grants.iter().map(|d| &d.doc))
-            .chain(state.alarms.iter().map(|d| &d.doc))
-            .chain(state.budgets.iter().map(|d| &d.doc))
-            .chain(state.config_rules.iter().map(|d| &d.doc))
-            .chain(state.exceptions.iter().map(|d| &d.doc))
-            .collect();
+        let all = all_docs(state);
         let mut seen: BTreeMap<(super::model::Kind, &str), &DocRef> = BTreeMap::new();
         for doc in all {
             match seen.get(&(doc.kind, doc.id.as_str())) {
@@ -154,6 +168,18 @@ impl Checker<'_> {
         }
     }
 
+    fn id_formats(&mut self, state: &DesiredState) {
+        for doc in all_docs(state) {
+            if !is_valid_id(&doc.id) {
+                let pos = match self.tree(doc).and_then(|t| t.get("id")) {
+                    Some(node) => node.pos(&doc.file),
+                    None => doc.pos.clone(),
+                };
+                self.errors.push(ValidationError::new(pos, Rule::InvalidId).arg("id", &doc.id));
+            }
+        }
+    }
+
     fn environment(&mut self, env: &Doc<super::model::Environment>) {
         let allowed = GC_REGIONS.join(", ");
         for (i, region) in env.spec.regions.iter().enumerate() {
@@ -171,6 +197,9 @@ impl Checker<'_> {
             let id_pos = self.pos(&env.doc, &format!("accounts.{i}.id"));
             let name_pos = self.pos(&env.doc, &format!("accounts.{i}.name"));
 
+            if !is_valid_account_name(&account.name) {
+                self.errors.push(ValidationError::new(name_pos.clone(), Rule::InvalidAccountName).arg("name", &account.name));
+            }
             if account.id.len() != 12 || !account.id.bytes().all(|b| b.is_ascii_digit()) {
                 self.errors.push(ValidationError::new(id_pos.clone(), Rule::AccountIdFormat).arg("id", &account.id));
             }
@@ -198,6 +227,71 @@ impl Checker<'_> {
                 self.errors.push(ValidationError::new(pos, Rule::VendorMissing).arg("account", &account.name));
             }
         }
+    }
+
+    /// Reports an empty `accounts` list, which would apply the document nowhere.
+    fn accounts_present(&mut self, doc: &DocRef, names: &[String]) {
+        if names.is_empty() {
+            let err = ValidationError::new(self.pos(doc, "accounts"), Rule::AccountsEmpty).arg("kind", doc.kind.as_str());
+            self.errors.push(err);
+        }
+    }
+
+    fn alarm_numbers(&mut self, a: &Doc<super::model::AlarmRule>) {
+        let spec = &a.spec;
+        if !spec.threshold.is_finite() {
+            self.invalid_number(&a.doc, "threshold", "not-finite", spec.threshold);
+        }
+        if spec.period <= 0 {
+            self.invalid_number(&a.doc, "period", "not-positive", spec.period);
+        } else if !(spec.period == 10 || spec.period == 30 || spec.period % 60 == 0) {
+            self.invalid_number(&a.doc, "period", "period", spec.period);
+        }
+        if spec.evaluation_periods <= 0 {
+            self.invalid_number(&a.doc, "evaluationPeriods", "not-positive", spec.evaluation_periods);
+        }
+        let count = spec.notify.subscriptions.len();
+        if count > MAX_ALARM_SUBSCRIPTIONS {
+            let err = ValidationError::new(self.pos(&a.doc, "notify.subscriptions"), Rule::TooManySubscribers)
+                .problem("alarm")
+                .arg("count", count)
+                .arg("limit", MAX_ALARM_SUBSCRIPTIONS);
+            self.errors.push(err);
+        }
+    }
+
+    fn budget_numbers(&mut self, b: &Doc<super::model::Budget>) {
+        let spec = &b.spec;
+        if !spec.monthly_amount.is_finite() {
+            self.invalid_number(&b.doc, "monthlyAmount", "not-finite", spec.monthly_amount);
+        } else if spec.monthly_amount <= 0.0 {
+            self.invalid_number(&b.doc, "monthlyAmount", "not-positive", spec.monthly_amount);
+        }
+        for (i, threshold) in spec.thresholds.iter().enumerate() {
+            let path = format!("thresholds.{i}");
+            if !threshold.is_finite() {
+                self.invalid_number(&b.doc, &path, "not-finite", threshold);
+            } else if *threshold <= 0.0 || *threshold > MAX_THRESHOLD_PERCENT {
+                self.invalid_number(&b.doc, &path, "threshold-percent", threshold);
+            }
+        }
+        let count = spec.addresses.len();
+        if count > MAX_BUDGET_ADDRESSES {
+            let err = ValidationError::new(self.pos(&b.doc, "addresses"), Rule::TooManySubscribers)
+                .problem("budget")
+                .arg("count", count)
+                .arg("limit", MAX_BUDGET_ADDRESSES);
+            self.errors.push(err);
+        }
+    }
+
+    fn invalid_number(&mut self, doc: &DocRef, path: &str, problem: &'static str, value: impl std::fmt::Display) {
+        let field = path.split('.').next().unwrap_or(path);
+        let err = ValidationError::new(self.pos(doc, path), Rule::InvalidNumber)
+            .problem(problem)
+            .arg("field", field)
+            .arg("value", value);
+        self.errors.push(err);
     }
 
     fn accounts(&mut self, doc: &DocRef, path: &str, names: &[String], known: &Known<'_>) {
@@ -289,6 +383,12 @@ impl Checker<'_> {
             Some(_) => {}
         }
 
+        for (policy_name, policy) in &g.spec.inline_policies {
+            let node = self.tree(&g.doc).map(|root| root.locate_key("spec.inlinePolicies", policy_name));
+            let source = PolicySource { file: &g.doc.file, node, fallback: &g.doc.pos };
+            self.errors.extend(check_policy(policy_name, policy, &source));
+        }
+
         if g.spec.principal.kind != PrincipalKind::Vendor {
             return;
         }
@@ -326,6 +426,73 @@ impl Checker<'_> {
             self.errors.push(err);
         }
     }
+
+    /// Checks an exception's `expires` against today and the latest date allowed,
+    /// `max_months` after today (0 turns that limit off).
+    fn exception_expiry(&mut self, e: &Doc<super::model::Exception>, today: NaiveDate, max_months: u32) {
+        // A missing date is `exception-incomplete`.
+        let Some(expires) = e.spec.expires else {
+            return;
+        };
+        let pos = self.pos(&e.doc, "expires");
+        if expires < today {
+            let err = ValidationError::new(pos, Rule::ExceptionExpired)
+                .arg("id", &e.doc.id)
+                .arg("expires", expires)
+                .arg("today", today);
+            self.errors.push(err);
+            return;
+        }
+        if max_months == 0 {
+            return;
+        }
+        let limit = today.checked_add_months(Months::new(max_months)).unwrap_or(NaiveDate::MAX);
+        if expires > limit {
+            let err = ValidationError::new(pos, Rule::ExceptionExpiryTooFar)
+                .arg("expires", expires)
+                .arg("months", max_months)
+                .arg("today", today)
+                .arg("limit", limit);
+            self.errors.push(err);
+        }
+    }
+}
+
+/// Collects every loaded document, Environment first.
+fn all_docs(state: &DesiredState) -> Vec<&DocRef> {
+    state
+        .environment
+        .iter()
+        .map(|d| &d.doc)
+        .chain(state.templates.iter().map(|d| &d.doc))
+        .chain(state.grants.iter().map(|d| &d.doc))
+        .chain(state.alarms.iter().map(|d| &d.doc))
+        .chain(state.budgets.iter().map(|d| &d.doc))
+        .chain(state.config_rules.iter().map(|d| &d.doc))
+        .chain(state.exceptions.iter().map(|d| &d.doc))
+        .collect()
+}
+
+/// True for `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`: a name that is safe as a
+/// git branch name component, a file name and a DNS label.
+pub fn is_valid_account_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge_ok = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.first().is_some_and(edge_ok)
+        && bytes.last().is_some_and(edge_ok)
+        && bytes.iter().all(|b| edge_ok(b) || *b == b'-')
+}
+
+/// True for `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`, so that an id can become
+/// part of another id (`<id>-<account>`), a branch name or a file name.
+pub fn is_valid_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Statements of an IAM policy document that allow every action on every
