@@ -155,7 +155,7 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
                 metrics.record_pass(PassResult::Failure, now);
                 health.record_failure(now, class_label(class));
                 let delay = schedule.pass_failed(class);
-                error!(error = %reconcile::chain(&error), error_class = class_label(class), retry_in_seconds = delay.as_secs(), "reconcile pass failed");
+                error!(error = %crate::error_chain(&error), error_class = class_label(class), retry_in_seconds = delay.as_secs(), "reconcile pass failed");
             }
             None => {
                 metrics.record_pass(PassResult::Skipped, now);
@@ -187,7 +187,7 @@ async fn run_pass_until_deadline(
     let pass = async {
         let outcome = reconcile::run_once(ctx).await?;
         for error in &outcome.errors {
-            warn!(error = %reconcile::chain(error), "account not reconciled");
+            warn!(error = %crate::error_chain(error), "account not reconciled");
         }
         Ok((outcome.plan.commit, outcome.plan.live))
     };
@@ -209,11 +209,11 @@ async fn plan_pulls(ctx: &Context, live: Option<&crate::live::model::LiveState>)
         Ok(outcomes) => {
             for outcome in outcomes {
                 if let crate::review::PlanResult::Failed(error) = outcome.result {
-                    warn!(pull = outcome.number, error = %reconcile::chain(&error), "pull request not planned");
+                    warn!(pull = outcome.number, error = %crate::error_chain(&error), "pull request not planned");
                 }
             }
         }
-        Err(error) => warn!(error = %reconcile::chain(&error), "open pull requests could not be listed"),
+        Err(error) => warn!(error = %crate::error_chain(&error), "open pull requests could not be listed"),
     }
 }
 

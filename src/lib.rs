@@ -64,3 +64,16 @@ pub const JST: chrono::FixedOffset = match chrono::FixedOffset::east_opt(9 * 360
     Some(offset) => offset,
     None => panic!("UTC+9 is a valid offset"),
 };
+
+/// Formats `error` and its causes on one line, `a: b: c`, for log fields and
+/// texts a reviewer reads (the CLI prints causes on their own lines instead).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

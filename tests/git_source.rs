@@ -266,18 +266,6 @@ fn open_missing_remote_names_url() {
     assert!(error.to_string().contains(&url), "{error}");
 }
 
-/// Formats an error with its whole source chain, as main prints it.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
-}
-
 #[test]
 fn token_absent_from_errors() {
     let fixture = Fixture::new();
@@ -290,14 +278,14 @@ fn token_absent_from_errors() {
     // Port 1 on loopback has no listener, so the connection is refused.
     let url = "https://127.0.0.1:1/org/desired.git";
     let error = Repo::open(url, &options).unwrap_err();
-    let text = chain(&error);
+    let text = gcops::error_chain(&error);
     assert!(!text.contains(token), "{text}");
     assert!(text.contains(url), "{text}");
     assert!(!format!("{error:?}").contains(token));
 
     let with_password = format!("https://user:{token}@127.0.0.1:1/org/desired.git");
     let error = Repo::open(&with_password, &options).unwrap_err();
-    let text = chain(&error);
+    let text = gcops::error_chain(&error);
     assert!(!text.contains(token), "{text}");
     assert!(text.contains("https://user@127.0.0.1:1/org/desired.git"), "{text}");
 }

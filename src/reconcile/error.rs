@@ -99,15 +99,3 @@ impl Error {
         rust_i18n::t!(key, locale = lang.code()).into_owned()
     }
 }
-
-/// Formats `error` and its causes on one line, `a: b: c`, for log fields.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use git2::Oid;
 use tracing::{Instrument, info, info_span};
 
-pub use error::{Error, ErrorClass, chain};
+pub use error::{Error, ErrorClass};
 pub use propose::{PullAction, PullOutcome};
 
 use crate::config::{RepoLocation, Settings};
@@ -213,7 +213,7 @@ pub async fn plan_pulls(
     if ctx.repo.is_remote()
         && let Err(error) = ctx.repo.fetch()
     {
-        tracing::warn!(error = %chain(&error), "fetch before planning pull requests failed; planning what is already fetched");
+        tracing::warn!(error = %crate::error_chain(&error), "fetch before planning pull requests failed; planning what is already fetched");
     }
     let today = chrono::Utc::now().with_timezone(&crate::JST).date_naive();
     crate::review::plan_pull_requests(&ctx.repo, ctx.forge.as_ref(), &ctx.settings.branch, live, ctx.lang, today).await

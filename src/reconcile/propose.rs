@@ -81,7 +81,7 @@ pub(super) async fn propose_all(ctx: &Context, plan: &Plan) -> (Vec<PullOutcome>
         match propose_account(ctx, plan, account).await {
             Ok(outcome) => outcomes.push(outcome),
             Err(error) => {
-                warn!(account = %account.name, error = %super::chain(&error), "drift pull request not updated");
+                warn!(account = %account.name, error = %crate::error_chain(&error), "drift pull request not updated");
                 errors.push(error);
             }
         }

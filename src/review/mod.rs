@@ -292,18 +292,20 @@ fn read_head(repo: &Repo, head_commit: &str) -> Result<BTreeMap<String, Vec<u8>>
     if repo.git().find_commit(oid).is_err() {
         return Err(Unplannable::HeadMissing);
     }
-    repo.read_files(oid, &PLANNED_PREFIXES).map_err(|e| Unplannable::HeadUnreadable { detail: error_chain(&e) })
+    repo.read_files(oid, &PLANNED_PREFIXES).map_err(|e| Unplannable::HeadUnreadable { detail: crate::error_chain(&e) })
 }
 
 fn load_base(repo: &Repo, base_branch: &str, today: NaiveDate) -> Base {
     let commit = match repo.branch_tip(base_branch) {
         Ok(Some(commit)) => commit,
         Ok(None) => return Base { commit: None, state: None, note: BaseState::Missing },
-        Err(e) => return Base { commit: None, state: None, note: BaseState::Unreadable { detail: error_chain(&e) } },
+        Err(e) => return Base { commit: None, state: None, note: BaseState::Unreadable { detail: crate::error_chain(&e) } },
     };
     let files = match repo.read_files(commit, &PLANNED_PREFIXES) {
         Ok(files) => files,
-        Err(e) => return Base { commit: Some(commit), state: None, note: BaseState::Unreadable { detail: error_chain(&e) } },
+        Err(e) => {
+            return Base { commit: Some(commit), state: None, note: BaseState::Unreadable { detail: crate::error_chain(&e) } };
+        }
     };
     match load(&files, today) {
         Ok(state) => Base { commit: Some(commit), state: Some(state), note: BaseState::Loaded },
@@ -349,20 +351,8 @@ async fn annotate_errors(forge: &dyn ReviewForge, plan: &PullPlan, errors: &Vali
     let annotations = render_annotations(errors, lang);
     let summary = render_annotation_summary(plan, errors.len(), annotations.len(), lang);
     if let Err(error) = forge.annotate(plan.number, &plan.head_commit, &summary, &annotations).await {
-        warn!(pull = plan.number, commit = %plan.head_commit, error = %error_chain(&error), "line annotations not posted");
+        warn!(pull = plan.number, commit = %plan.head_commit, error = %crate::error_chain(&error), "line annotations not posted");
     }
-}
-
-/// Joins the error and its sources into one line, for texts that a reviewer reads.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]
