@@ -85,7 +85,8 @@ pub struct RepositoryConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_dir: Option<PathBuf>,
     /// Name of the environment variable that holds the https token. The
-    /// token itself never goes in this file.
+    /// token itself never goes in this file. Default: `forge.github.tokenEnv`
+    /// when the GitHub forge uses one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_env: Option<String>,
     /// Private key file for ssh URLs.
@@ -327,12 +328,19 @@ impl Settings {
         };
         let daemon = daemon_settings(file.daemon, &env)?;
 
+        // git pushes over https with the same token as the GitHub API unless
+        // the repository names its own.
+        let token_env = file.repository.token_env.or_else(|| match github.as_ref().map(|g| &g.auth) {
+            Some(crate::forge::github::GithubAuth::Token(crate::forge::github::TokenSource::Env(var))) => Some(var.clone()),
+            _ => None,
+        });
+
         Ok(Settings {
             github,
             daemon,
             repository,
             branch,
-            token_env: file.repository.token_env,
+            token_env,
             ssh_key: file.repository.ssh_key,
             forge: file.forge.kind,
             aws,
@@ -545,6 +553,13 @@ mod tests {
         let text = "repository:\n  url: https://git.example.jp/city/gc.git\nforge:\n  kind: github\n  github:\n    owner: city\n    repo: gc\n    tokenEnv: T\n";
         let s = Settings::from_file(FileConfig::parse(text, Path::new("x")).unwrap(), no_env).unwrap();
         assert!(matches!(s.repository, RepoLocation::Remote { .. }));
+    }
+
+    #[test]
+    fn config_git_token_defaults_to_github_token() {
+        let text = "repository:\n  url: https://github.com/city/gc.git\nforge:\n  kind: github\n  github:\n    owner: city\n    repo: gc\n    tokenEnv: GH_TOKEN\n";
+        let s = Settings::from_file(FileConfig::parse(text, Path::new("x")).unwrap(), no_env).unwrap();
+        assert_eq!(s.token_env.as_deref(), Some("GH_TOKEN"));
     }
 
     #[test]
