@@ -254,7 +254,8 @@ fn rule_duplicate_id() {
     let err = only(&with(fixture(), BUDGET, &text));
     assert_eq!(err.rule, Rule::DuplicateId);
     assert_eq!(err.pos.to_string(), format!("{BUDGET}:13:5"));
-    assert_eq!(err.get("first"), Some(format!("{BUDGET}:1:1").as_str()));
+    // The first copy is cited at its id, not at its document start.
+    assert_eq!(err.get("first"), Some(format!("{BUDGET}:3:5").as_str()));
 }
 
 #[test]

@@ -151,14 +151,12 @@ impl Checker<'_> {
         for doc in all {
             match seen.get(&(doc.kind, doc.id.as_str())) {
                 Some(first) => {
-                    let pos = match self.tree(doc).and_then(|t| t.get("id")) {
-                        Some(node) => node.pos(&doc.file),
-                        None => doc.pos.clone(),
-                    };
+                    let pos = self.id_pos(doc);
+                    let first_pos = self.id_pos(first);
                     let err = ValidationError::new(pos, Rule::DuplicateId)
                         .arg("kind", doc.kind.as_str())
                         .arg("id", &doc.id)
-                        .arg("first", &first.pos);
+                        .arg("first", &first_pos);
                     self.errors.push(err);
                 }
                 None => {
@@ -168,13 +166,18 @@ impl Checker<'_> {
         }
     }
 
+    /// Position of a document's `id:` value, or of the document when it has none.
+    fn id_pos(&self, doc: &DocRef) -> SourcePos {
+        match self.tree(doc).and_then(|t| t.get("id")) {
+            Some(node) => node.pos(&doc.file),
+            None => doc.pos.clone(),
+        }
+    }
+
     fn id_formats(&mut self, state: &DesiredState) {
         for doc in all_docs(state) {
             if !is_valid_id(&doc.id) {
-                let pos = match self.tree(doc).and_then(|t| t.get("id")) {
-                    Some(node) => node.pos(&doc.file),
-                    None => doc.pos.clone(),
-                };
+                let pos = self.id_pos(doc);
                 self.errors.push(ValidationError::new(pos, Rule::InvalidId).arg("id", &doc.id));
             }
         }
