@@ -244,7 +244,11 @@ impl ValidationError {
         let template = rust_i18n::t!(&key, locale = lang.code());
         let mut text = template.into_owned();
         for (name, value) in &self.args {
-            text = text.replace(&format!("%{{{name}}}"), value);
+            let shown = match (self.rule, &**name) {
+                (Rule::WrongType, "expected") => type_name(value, lang),
+                _ => value.clone(),
+            };
+            text = text.replace(&format!("%{{{name}}}"), &shown);
         }
         text
     }
@@ -253,6 +257,21 @@ impl ValidationError {
     pub fn render(&self, lang: Lang) -> String {
         format!("{}: [{}] {}", self.pos, self.rule, self.message(lang))
     }
+}
+
+/// Names the type serde expected in the operator's words: serde reports Rust
+/// types (`f64`, `u32`) or its own phrases (`a sequence`).
+fn type_name(expected: &str, lang: Lang) -> String {
+    let code = match expected {
+        "f32" | "f64" => "number",
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" | "isize" => "integer",
+        "a boolean" => "boolean",
+        "a string" => "string",
+        "a sequence" => "list",
+        "a map" => "mapping",
+        _ => return expected.to_string(),
+    };
+    rust_i18n::t!(format!("validation.type.{code}"), locale = lang.code()).into_owned()
 }
 
 impl fmt::Display for ValidationError {

@@ -219,6 +219,16 @@ fn rule_wrong_type() {
 }
 
 #[test]
+fn wrong_type_names_type_plainly() {
+    let err = only(&with(fixture(), BUDGET, &budget(&BUDGET_SPEC.replace("monthlyAmount: 10", "monthlyAmount: lots"))));
+    let en = err.message(Lang::En);
+    let ja = err.message(Lang::Ja);
+    assert!(en.contains("expected a number"), "{en}");
+    assert!(!en.contains("f64"), "{en}");
+    assert!(ja.contains("数値"), "{ja}");
+}
+
+#[test]
 fn rule_wrong_type_in_list() {
     let err = only(&with(fixture(), BUDGET, &budget(&BUDGET_SPEC.replace("thresholds: [80]", "thresholds: [80, high]"))));
     assert_eq!(err.rule, Rule::WrongType);
