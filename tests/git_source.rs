@@ -1,23 +1,14 @@
 //! The git source against real repositories in temporary folders: a bare
 //! "remote" plus clones made with the git command line, reached by file:// URLs.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+
+use support::repo::git;
 
 use gcops::source::{Auth, Error, Options, Repo};
-
-/// Runs git in `dir` as a human developer (not the gcops identity) and returns stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=Dev", "-c", "user.email=dev@example.org", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git command line must be installed");
-    assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
 
 fn write(dir: &Path, path: &str, text: &str) {
     let full = dir.join(path);

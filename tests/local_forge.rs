@@ -1,20 +1,12 @@
 //! The local forge on a real git repository in a temporary folder.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
+
+use support::repo::git;
 
 use gcops::forge::{Forge, LocalForge, PullContent, PullState};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=Dev", "-c", "user.email=dev@example.org", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git command line must be installed");
-    assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
 
 /// A repository with one commit on `main` and one on `gcops/drift/a`;
 /// returns the folder and the drift branch's tip.

@@ -356,7 +356,7 @@ pub fn is_str_tag(tag: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -393,8 +393,8 @@ mod tests {
         assert_eq!(docs[0].1.locate("b.0").as_str(), Some("1"));
     }
 
-    /// Ten levels of nine aliases each: 9^10 nodes if expanded.
-    fn alias_bomb() -> String {
+    /// Ten levels of nine aliases each, 563 bytes that expand to 9^10 nodes.
+    pub(crate) fn alias_bomb() -> String {
         let mut text = String::from("x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
         for level in 1..10 {
             let aliases = vec![format!("*a{}", level - 1); 9].join(", ");

@@ -589,15 +589,7 @@ fn example_repository_valid() {
     }
 }
 
-/// Ten levels of nine aliases each, 563 bytes that expand to 9^10 nodes.
-fn alias_bomb() -> String {
-    let mut text = String::from("x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
-    for level in 1..10 {
-        let aliases = vec![format!("*a{}", level - 1); 9].join(", ");
-        text.push_str(&format!("x{level}: &a{level} [{aliases}]\n"));
-    }
-    text
-}
+use super::position::tests::alias_bomb;
 
 #[test]
 fn rule_yaml_too_many_nodes() {

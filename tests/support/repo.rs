@@ -5,16 +5,18 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Runs `git` in `dir` as a fixed operator identity and asserts success.
-pub fn git(dir: &Path, args: &[&str]) {
+/// Runs `git` in `dir` as a person (not the gcops identity), asserts
+/// success and returns its trimmed standard output.
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["-c", "user.name=operator", "-c", "user.email=operator@ops.example.jp"])
+        .args(["-c", "user.name=operator", "-c", "user.email=operator@ops.example.jp", "-c", "init.defaultBranch=main"])
         .args(args)
         .output()
-        .expect("run git");
+        .expect("git command line must be installed");
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Copies folder `from` into `to`, recursively.
