@@ -22,10 +22,10 @@ pub struct FileConfig {
     /// The git repository of desired state.
     #[serde(default)]
     pub repository: RepositoryConfig,
-    /// Where pull requests are opened.
+    /// Forge on which pull requests are opened.
     #[serde(default)]
     pub forge: ForgeConfig,
-    /// How gcops reaches the AWS accounts.
+    /// Access to the AWS accounts.
     #[serde(default)]
     pub aws: AwsConfig,
     /// Language of pull request bodies and reports: `ja` (default) or `en`.
@@ -183,7 +183,7 @@ pub struct AwsConfig {
     pub concurrency: Option<usize>,
 }
 
-/// Where the desired-state repository lives.
+/// Location of the desired-state repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RepoLocation {
     /// A repository on this machine, read and written in place.
@@ -406,7 +406,7 @@ fn is_remote_url(s: &str) -> bool {
     s.contains("://") || (s.contains('@') && s.contains(':') && !Path::new(s).exists())
 }
 
-/// The configuration reference in Markdown, generated from the doc comments
+/// Generates the configuration reference in Markdown from the doc comments
 /// of [`FileConfig`] and its sections (committed as `docs/configuration.md`).
 pub fn reference_markdown() -> String {
     let schema = serde_json::to_value(schemars::schema_for!(FileConfig)).expect("schema serialises");

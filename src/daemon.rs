@@ -22,7 +22,7 @@ use crate::reconcile::{self, Context, ErrorClass};
 use crate::server::{AppState, Health};
 use crate::telemetry::metrics::{Metrics, PassResult};
 
-/// Why the loop woke up. New trigger sources send one of these on the
+/// Reason the loop woke up. New trigger sources send one of these on the
 /// scheduler's channel and need no other change to the loop.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Trigger {
@@ -41,8 +41,8 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    /// True for triggers that need a pass only when the branch head moved;
-    /// a pull request event is answered by planning pull requests alone.
+    /// True for triggers that need a pass only when the branch head moved,
+    /// because planning pull requests alone handles a pull request event.
     fn waits_for_new_commit(&self) -> bool {
         match self {
             Trigger::GitPoll => true,
@@ -125,7 +125,7 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
             Some(trigger) = trigger_rx.recv() => trigger,
             trigger = schedule.next() => trigger,
         };
-        // Coalesce: one pass answers every trigger queued meanwhile.
+        // Coalesce: one pass serves every trigger queued meanwhile.
         let mut batch = vec![trigger];
         while let Ok(more) = trigger_rx.try_recv() {
             batch.push(more);
@@ -286,9 +286,9 @@ impl Schedule {
         self.next_live = Instant::now() + self.live_interval;
     }
 
-    /// Schedules a retry: transient errors back off exponentially from 10 s
-    /// with ±20 % jitter, capped at the git interval; terminal errors wait
-    /// for the next git change or live interval instead.
+    /// Schedules a retry. Transient errors back off exponentially from 10 s
+    /// with ±20 % jitter, capped at the git interval. Terminal errors get no
+    /// retry: the next git change or live interval starts the next pass.
     fn pass_failed(&mut self, class: ErrorClass) -> Duration {
         self.failures = self.failures.saturating_add(1);
         if class == ErrorClass::Terminal {

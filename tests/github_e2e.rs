@@ -69,7 +69,8 @@ async fn github_drift_pulls_lifecycle() {
     let refs = remote_refs(&bare);
     assert!(refs.contains("refs/heads/gcops/drift/jumin-asp"), "branch pushed to the remote:\n{refs}");
     let jumin = fake.state().pulls.iter().find(|p| p.head_ref == "gcops/drift/jumin-asp").cloned().unwrap();
-    assert!(jumin.labels.contains(&"drift".to_string()) && jumin.labels.contains(&"jumin-asp".to_string()), "{:?}", jumin.labels);
+    assert!(jumin.labels.contains(&"drift".to_string()), "{:?}", jumin.labels);
+    assert!(jumin.labels.contains(&"jumin-asp".to_string()), "{:?}", jumin.labels);
     assert!(jumin.body.contains("gcops:fingerprint="), "fingerprint kept in the body");
 
     // Same drift: no new pull request, no push.

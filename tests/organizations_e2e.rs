@@ -76,7 +76,7 @@ async fn account_in_wrong_ou_is_drift_and_adopted() {
     settings.aws = moto.settings();
     let ctx = Context::with_factory(settings, moto.client_factory().await).unwrap();
 
-    // Every account is where the environment says: checked and in sync.
+    // Every account is in the OU the environment names: checked and in sync.
     let plan = gcops::reconcile::plan(&ctx).await.unwrap();
     assert!(plan.drift.items.is_empty(), "{:#?}", plan.drift.items);
     let placement = |id: &str| {

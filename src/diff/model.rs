@@ -53,7 +53,7 @@ impl ResourceType {
     }
 }
 
-/// What kind of difference a drift item is.
+/// Kind of difference a drift item records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {

@@ -35,7 +35,7 @@ pub struct PullRequest {
     pub head_commit: String,
 }
 
-/// What to open or change.
+/// Content of a pull request to open or update.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PullContent {
     pub branch: String,
@@ -53,7 +53,7 @@ pub trait Forge: Send + Sync {
     /// Short name for logs and metrics (`local`, `github`).
     fn name(&self) -> &'static str;
 
-    /// The most recent pull request (any state) whose head is `branch`.
+    /// Returns the most recent pull request (any state) whose head is `branch`.
     async fn find_by_branch(&self, branch: &str) -> Result<Option<PullRequest>, Error>;
 
     async fn open(&self, content: &PullContent) -> Result<PullRequest, Error>;
@@ -131,6 +131,8 @@ pub trait ReviewForge: Send + Sync {
     /// Posts `annotations` on the lines of head commit `commit` of pull
     /// request `number`, with `summary` as the text above them, at most once
     /// per head commit: a second call for the same commit posts nothing.
+    /// NOTE: the check lists existing reviews before posting, so two replicas
+    /// calling at the same moment can both post.
     ///
     /// The default does nothing, for forges that cannot show line
     /// annotations; the plan comment lists every error anyway.

@@ -78,7 +78,7 @@ pub struct RegionLive {
 }
 
 impl RegionLive {
-    /// A region gcops did not read on purpose, with the same `reason` for every service.
+    /// Returns a region gcops did not read on purpose, with the same `reason` for every service.
     pub fn not_checked(reason: &str) -> RegionLive {
         RegionLive {
             stacks: Read::NotChecked { reason: reason.to_string() },

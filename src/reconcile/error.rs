@@ -2,7 +2,7 @@
 
 use crate::i18n::Lang;
 
-/// What the outer loop should do about an error.
+/// Class of an error, which decides what the outer loop does about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorClass {
     /// Network, throttling, a forge outage: retry with backoff.
@@ -86,7 +86,7 @@ impl Error {
         text.into_owned()
     }
 
-    /// What the operator should do, in their language.
+    /// Returns what the operator should do, in their language.
     pub fn hint(&self, lang: Lang) -> String {
         let key = match self {
             Error::Source(_) => "reconcile.hint.source",

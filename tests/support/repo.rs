@@ -44,7 +44,7 @@ pub fn example_copy(dir: &Path, name: &str) -> PathBuf {
     target
 }
 
-/// The example committed on `main` of a new repository at `dir/name`.
+/// Creates a repository at `dir/name` with the example committed on `main`.
 pub fn example_repo(dir: &Path, name: &str) -> PathBuf {
     let repo = example_copy(dir, name);
     git(&repo, &["init", "-q", "-b", "main"]);
